@@ -1,0 +1,156 @@
+"""All of stocksync's configuration, read from the environment in this one module.
+
+Every setting has a documented default (see the README's configuration table). Nothing else in
+stocksync, ``workers``, ``api`` or ``cli`` reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "stocksync"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """The simulated market: deterministic from ``seed``; latency/errors/quota make it behave
+    like a slow, flaky, rate-limited source."""
+
+    seed: int = 20240601
+    stocks: int = 5200
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    calls_per_minute: int = 0  # 0 = unlimited
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build it with :func:`get_settings` (or ``Settings.from_env``)."""
+
+    database_url: str | None = None  # None: start/reuse the embedded PostgreSQL
+    redis_url: str | None = None  # None: start/reuse the embedded Redis
+    data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
+    embedded_redis_port: int = 0  # 0: pick a free port on first start and keep it
+    worker_concurrency: int = 2
+    sources: tuple[str, ...] = ("sim",)
+    max_attempts: int = 5
+    retry_backoff_s: float = 2.0
+    retry_backoff_max_s: float = 60.0
+    task_soft_time_limit_s: int = 300
+    task_time_limit_s: int = 360
+    lock_ttl_s: int = 60
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    log_level: str = "INFO"
+    sim: SimSettings = field(default_factory=SimSettings)
+    # Only the test suite uses these: run it against external servers instead of embedded ones.
+    test_database_url: str | None = None
+    test_redis_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``STOCKSYNC_*`` variable; unset ones take their documented defaults."""
+        env = os.environ if env is None else env
+        data_dir = env.get("STOCKSYNC_DATA_DIR")
+        return cls(
+            database_url=env.get("STOCKSYNC_DATABASE_URL") or None,
+            redis_url=env.get("STOCKSYNC_REDIS_URL") or None,
+            data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(env),
+            embedded_redis_port=_int(env, "STOCKSYNC_EMBEDDED_REDIS_PORT", 0),
+            worker_concurrency=_int(env, "STOCKSYNC_WORKER_CONCURRENCY", 2),
+            sources=_list(env, "STOCKSYNC_SOURCES", ("sim",)),
+            max_attempts=_int(env, "STOCKSYNC_MAX_ATTEMPTS", 5),
+            retry_backoff_s=_float(env, "STOCKSYNC_RETRY_BACKOFF_S", 2.0),
+            retry_backoff_max_s=_float(env, "STOCKSYNC_RETRY_BACKOFF_MAX_S", 60.0),
+            task_soft_time_limit_s=_int(env, "STOCKSYNC_TASK_SOFT_TIME_LIMIT_S", 300),
+            task_time_limit_s=_int(env, "STOCKSYNC_TASK_TIME_LIMIT_S", 360),
+            lock_ttl_s=_int(env, "STOCKSYNC_LOCK_TTL_S", 60),
+            api_host=env.get("STOCKSYNC_API_HOST") or "127.0.0.1",
+            api_port=_int(env, "STOCKSYNC_API_PORT", 8000),
+            log_level=(env.get("STOCKSYNC_LOG_LEVEL") or "INFO").upper(),
+            sim=SimSettings(
+                seed=_int(env, "STOCKSYNC_SIM_SEED", 20240601),
+                stocks=_int(env, "STOCKSYNC_SIM_STOCKS", 5200),
+                latency_ms=_float(env, "STOCKSYNC_SIM_LATENCY_MS", 0.0),
+                error_rate=_float(env, "STOCKSYNC_SIM_ERROR_RATE", 0.0),
+                calls_per_minute=_int(env, "STOCKSYNC_SIM_CALLS_PER_MINUTE", 0),
+            ),
+            test_database_url=env.get("STOCKSYNC_TEST_DATABASE_URL") or None,
+            test_redis_url=env.get("STOCKSYNC_TEST_REDIS_URL") or None,
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (used by front ends and tests)."""
+        return replace(self, **changes)
+
+    def as_env(self) -> dict[str, str]:
+        """The environment that makes a child process (worker, API) resolve to these settings."""
+        env = {
+            "STOCKSYNC_DATA_DIR": str(self.data_dir),
+            "STOCKSYNC_EMBEDDED_REDIS_PORT": str(self.embedded_redis_port),
+            "STOCKSYNC_WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "STOCKSYNC_SOURCES": ",".join(self.sources),
+            "STOCKSYNC_MAX_ATTEMPTS": str(self.max_attempts),
+            "STOCKSYNC_RETRY_BACKOFF_S": str(self.retry_backoff_s),
+            "STOCKSYNC_RETRY_BACKOFF_MAX_S": str(self.retry_backoff_max_s),
+            "STOCKSYNC_TASK_SOFT_TIME_LIMIT_S": str(self.task_soft_time_limit_s),
+            "STOCKSYNC_TASK_TIME_LIMIT_S": str(self.task_time_limit_s),
+            "STOCKSYNC_LOCK_TTL_S": str(self.lock_ttl_s),
+            "STOCKSYNC_LOG_LEVEL": self.log_level,
+            "STOCKSYNC_SIM_SEED": str(self.sim.seed),
+            "STOCKSYNC_SIM_STOCKS": str(self.sim.stocks),
+            "STOCKSYNC_SIM_LATENCY_MS": str(self.sim.latency_ms),
+            "STOCKSYNC_SIM_ERROR_RATE": str(self.sim.error_rate),
+            "STOCKSYNC_SIM_CALLS_PER_MINUTE": str(self.sim.calls_per_minute),
+        }
+        if self.database_url:
+            env["STOCKSYNC_DATABASE_URL"] = self.database_url
+        if self.redis_url:
+            env["STOCKSYNC_REDIS_URL"] = self.redis_url
+        return env
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()
+
+
+def current_environment() -> dict[str, str]:
+    """A copy of this process's environment, for front ends that spawn child processes."""
+    return dict(os.environ)

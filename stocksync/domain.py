@@ -1,0 +1,112 @@
+"""The nouns of stocksync: periods, statuses, bars, securities and adjustment factors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Period(StrEnum):
+    """Bar period. Weekly and monthly bars are dated on the last trading day of the period."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class Exchange(StrEnum):
+    SH = "SH"
+    SZ = "SZ"
+    BJ = "BJ"
+
+
+class Board(StrEnum):
+    MAIN = "main"  # SH 60xxxx, SZ 000/001/002/003xxx
+    STAR = "star"  # SH 688xxx / 689xxx
+    CHINEXT = "chinext"  # SZ 300/301xxx
+    BSE = "bse"  # BJ 920xxx (and legacy 43/83/87xxxx)
+
+
+class ItemStatus(StrEnum):
+    """Status of one unit of work in the ledger (``sync_items``)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+ITEM_DONE_STATUSES = frozenset({ItemStatus.SUCCESS, ItemStatus.FAILED, ItemStatus.SKIPPED})
+
+
+class RunStatus(StrEnum):
+    """Status of a run (``sync_runs``)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCESS = "success"
+    SUCCESS_WITH_ERRORS = "success_with_errors"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+RUN_ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED})
+
+
+@dataclass(slots=True)
+class Bar:
+    """One canonical bar: unadjusted prices in yuan, volume in shares, amount in yuan.
+
+    ``turnover_pct`` and ``pct_chg`` are percentages (1.5 means 1.5 %). ``trade_status`` is 1 for
+    a normal trading day and 0 for a suspended day that the source still reports.
+    """
+
+    code: str
+    period: Period
+    trade_date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    pre_close: float | None
+    volume: int
+    amount: float
+    turnover_pct: float | None = None
+    pct_chg: float | None = None
+    trade_status: int = 1
+    is_st: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Security:
+    """A listed (or once listed) stock."""
+
+    code: str
+    name: str
+    exchange: Exchange
+    board: Board
+    list_date: dt.date
+    delist_date: dt.date | None = None
+
+    @property
+    def status(self) -> str:
+        return "delisted" if self.delist_date is not None else "listed"
+
+    def is_listed_on(self, day: dt.date) -> bool:
+        """True when the stock trades (or is suspended) on ``day``: listed and not yet delisted."""
+        return self.list_date <= day and (self.delist_date is None or day < self.delist_date)
+
+
+@dataclass(slots=True, frozen=True)
+class AdjFactor:
+    """Cumulative (hfq-style) adjustment factor for one stock on one trade date.
+
+    ``qfq = raw * factor / latest_factor``; ``hfq = raw * factor``.
+    """
+
+    code: str
+    trade_date: dt.date
+    factor: float

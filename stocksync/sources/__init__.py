@@ -1,0 +1,1 @@
+"""Market-data sources behind one contract (:class:`stocksync.sources.base.Source`)."""

@@ -1,0 +1,106 @@
+"""The one contract every market-data source implements.
+
+A source says which shapes of request it can serve (the whole market for one trade date, or one
+stock over a date range) and for which periods, returns canonical rows (see
+:mod:`stocksync.domain`), and classifies each of its failures exactly once as one of the
+:class:`SourceError` subclasses below. Nothing outside a source inspects a source's own
+exception text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from enum import StrEnum
+
+from stocksync.domain import AdjFactor, Bar, Period, Security
+
+
+class Shape(StrEnum):
+    """How a source can be asked for bars."""
+
+    MARKET_BY_DATE = "market_by_date"  # every stock for one trade date, in one call
+    STOCK_BY_RANGE = "stock_by_range"  # one stock over a date range, in one call
+
+
+class SourceError(Exception):
+    """A source call failed. Subclasses say what the caller should do about it."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+class TransientSourceError(SourceError):
+    """Worth retrying after a backoff (timeouts, 5xx, dropped connections)."""
+
+
+class RateLimitedError(SourceError):
+    """The source's quota is spent; retry after ``wait_s`` seconds without spending an attempt."""
+
+    def __init__(self, source: str, message: str, wait_s: float) -> None:
+        super().__init__(source, message)
+        self.wait_s = wait_s
+
+
+class FatalSourceError(SourceError):
+    """Retrying will not help (bad token, no permission, unsupported request)."""
+
+
+class NoDataError(SourceError):
+    """The source positively says it has no data for this request."""
+
+
+class Source(ABC):
+    """A market-data source. Instances are cheap to build and may hold a connection."""
+
+    name: str
+    shapes: frozenset[Shape]
+    periods: frozenset[Period]
+
+    @property
+    def expected_latency_s(self) -> float:
+        """Typical seconds one call takes; used for plan ETAs."""
+        return 0.2
+
+    @property
+    def calls_per_minute(self) -> int | None:
+        """The quota this source enforces (None: none known)."""
+        return None
+
+    def can_serve(self, shape: Shape, period: Period) -> bool:
+        return shape in self.shapes and period in self.periods
+
+    @abstractmethod
+    def securities(self) -> list[Security]:
+        """Every stock the source knows, listed or delisted."""
+
+    @abstractmethod
+    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """Open days of the A-share market between ``start`` and ``end`` inclusive."""
+
+    def market_bars(self, period: Period, trade_date: dt.date) -> list[Bar]:
+        """Bars of every stock for ``trade_date`` (a period-end date for weekly/monthly)."""
+        raise NotImplementedError(f"{self.name} cannot fetch the whole market by date")
+
+    def stock_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[Bar]:
+        """Bars of one stock between ``start`` and ``end`` inclusive."""
+        raise NotImplementedError(f"{self.name} cannot fetch one stock over a range")
+
+    def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
+        """Adjustment factors of one stock between ``start`` and ``end`` inclusive."""
+        raise NotImplementedError(f"{self.name} has no adjustment factors")
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Default: nothing to release."""
+
+
+def filter_codes(bars: Sequence[Bar], codes: frozenset[str] | None) -> list[Bar]:
+    """Keep only bars whose code is in ``codes`` (all of them when ``codes`` is None)."""
+    if codes is None:
+        return list(bars)
+    return [bar for bar in bars if bar.code in codes]
