@@ -74,6 +74,7 @@ class Settings:
     task_soft_time_limit_s: int = 300
     task_time_limit_s: int = 360
     lock_ttl_s: int = 60
+    visibility_timeout_s: int = 3600
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
@@ -100,6 +101,7 @@ class Settings:
             task_soft_time_limit_s=_int(env, "STOCKSYNC_TASK_SOFT_TIME_LIMIT_S", 300),
             task_time_limit_s=_int(env, "STOCKSYNC_TASK_TIME_LIMIT_S", 360),
             lock_ttl_s=_int(env, "STOCKSYNC_LOCK_TTL_S", 60),
+            visibility_timeout_s=_int(env, "STOCKSYNC_VISIBILITY_TIMEOUT_S", 3600),
             api_host=env.get("STOCKSYNC_API_HOST") or "127.0.0.1",
             api_port=_int(env, "STOCKSYNC_API_PORT", 8000),
             log_level=(env.get("STOCKSYNC_LOG_LEVEL") or "INFO").upper(),
@@ -113,6 +115,17 @@ class Settings:
             test_database_url=env.get("STOCKSYNC_TEST_DATABASE_URL") or None,
             test_redis_url=env.get("STOCKSYNC_TEST_REDIS_URL") or None,
         )
+
+    def __post_init__(self) -> None:
+        slowest = max(self.task_time_limit_s, self.retry_backoff_max_s)
+        if self.visibility_timeout_s <= 2 * slowest:
+            raise ValueError(
+                f"STOCKSYNC_VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s}) must be more than "
+                f"twice the task time limit and the longest retry backoff ({slowest:.0f} s), or "
+                "messages would be delivered again while still running"
+            )
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise ValueError("STOCKSYNC_TASK_SOFT_TIME_LIMIT_S must be below the hard limit")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (used by front ends and tests)."""
@@ -131,6 +144,7 @@ class Settings:
             "STOCKSYNC_TASK_SOFT_TIME_LIMIT_S": str(self.task_soft_time_limit_s),
             "STOCKSYNC_TASK_TIME_LIMIT_S": str(self.task_time_limit_s),
             "STOCKSYNC_LOCK_TTL_S": str(self.lock_ttl_s),
+            "STOCKSYNC_VISIBILITY_TIMEOUT_S": str(self.visibility_timeout_s),
             "STOCKSYNC_LOG_LEVEL": self.log_level,
             "STOCKSYNC_SIM_SEED": str(self.sim.seed),
             "STOCKSYNC_SIM_STOCKS": str(self.sim.stocks),

@@ -13,6 +13,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Protocol
 
 from stocksync.domain import AdjFactor, Bar, Period, Security
 
@@ -53,6 +54,14 @@ class NoDataError(SourceError):
     """The source positively says it has no data for this request."""
 
 
+class CallQuota(Protocol):
+    """A call budget shared across processes (see :mod:`stocksync.ratelimit`)."""
+
+    def acquire(self, source: str, limit_per_minute: int) -> float:
+        """0.0 when a call may proceed now, else the seconds to wait."""
+        ...
+
+
 class Source(ABC):
     """A market-data source. Instances are cheap to build and may hold a connection."""
 
@@ -85,9 +94,7 @@ class Source(ABC):
         """Bars of every stock for ``trade_date`` (a period-end date for weekly/monthly)."""
         raise NotImplementedError(f"{self.name} cannot fetch the whole market by date")
 
-    def stock_bars(
-        self, code: str, period: Period, start: dt.date, end: dt.date
-    ) -> list[Bar]:
+    def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
         """Bars of one stock between ``start`` and ``end`` inclusive."""
         raise NotImplementedError(f"{self.name} cannot fetch one stock over a range")
 

@@ -1,0 +1,39 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api.errors import register_error_handlers
+from api.health import bp as health_bp
+from api.runs import bp as runs_bp
+from stocksync.config import get_settings
+from stocksync.context import build_context
+from stocksync.dispatch import Dispatcher
+
+
+def _default_dispatcher() -> Dispatcher:
+    from workers.app import app as celery_app
+    from workers.dispatch import CeleryDispatcher
+
+    return CeleryDispatcher(celery_app)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the API. ``config`` may set ``CONTEXT_FACTORY`` (a callable returning a Context)
+    and ``DISPATCHER_FACTORY``; by default both come from stocksync's settings."""
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(
+        CONTEXT_FACTORY=lambda: build_context(get_settings(), migrate=True),
+        DISPATCHER_FACTORY=_default_dispatcher,
+    )
+    if config:
+        app.config.update(config)
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(runs_bp, url_prefix="/api/v1")
+    return app

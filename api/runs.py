@@ -1,0 +1,68 @@
+"""Runs: create (202 + link), show with live progress, list, preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from api.deps import app_context, dispatcher
+from stocksync import runs
+from stocksync.errors import InvalidRequest
+
+bp = Blueprint("runs", __name__)
+
+
+def _json_body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidRequest("send a JSON object body with Content-Type: application/json")
+    return body
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a whole number, got {raw!r}", field=name) from None
+
+
+@bp.post("/runs")
+def create_run() -> ResponseReturnValue:
+    ctx = app_context()
+    spec = runs.parse_spec(ctx, _json_body())
+    created = runs.create_run(ctx, spec, dispatcher())
+    link = url_for("runs.show_run", run_id=created.run_id)
+    body = {
+        "run_id": created.run_id,
+        "link": link,
+        "total": created.total,
+        "pending": created.pending,
+        "skipped": created.skipped,
+        "expected_calls": created.expected_calls,
+        "eta_s": created.eta_s,
+    }
+    return jsonify(body), 202, {"Location": link}
+
+
+@bp.post("/runs/preview")
+def preview_run() -> ResponseReturnValue:
+    ctx = app_context()
+    spec = runs.parse_spec(ctx, _json_body())
+    return jsonify(runs.preview_run(ctx, spec))
+
+
+@bp.get("/runs/<int:run_id>")
+def show_run(run_id: int) -> ResponseReturnValue:
+    return jsonify(runs.run_view(app_context(), run_id))
+
+
+@bp.get("/runs")
+def list_runs() -> ResponseReturnValue:
+    page = _int_arg("page", 1)
+    per_page = _int_arg("per_page", 20)
+    return jsonify(runs.list_runs(app_context(), page=page, per_page=per_page))

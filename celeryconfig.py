@@ -1,0 +1,44 @@
+"""Celery configuration for stocksync workers: at-least-once delivery made safe.
+
+The broker is the Redis that stocksync resolves (``STOCKSYNC_REDIS_URL``, or the embedded one
+started under the data directory). Every task is idempotent, so redelivery is harmless; results
+are not stored — counters in Redis and rows in PostgreSQL say when work is done.
+"""
+
+from stocksync.config import get_settings
+from stocksync.services import resolve_service_urls
+
+_settings = get_settings()
+
+broker_url = resolve_service_urls(_settings).redis_url
+broker_connection_retry_on_startup = True
+# A message not acknowledged this long after delivery (its worker was killed) is delivered
+# again. Settings refuse a task time limit or retry wait that could reach it.
+_visibility = _settings.visibility_timeout_s
+broker_transport_options = {
+    "visibility_timeout": _visibility,
+    # sweep for abandoned messages often enough that recovery takes about one timeout
+    "unacked_restore_interval": max(1, min(10, _visibility // 20)),
+    "unacked_restore_throttle": 1 if _visibility < 600 else 10,
+}
+
+task_default_queue = "stocksync"
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_acks_on_failure_or_timeout = True
+task_ignore_result = True
+task_store_errors_even_if_ignored = False
+task_soft_time_limit = _settings.task_soft_time_limit_s
+task_time_limit = _settings.task_time_limit_s
+task_serializer = "json"
+accept_content = ["json"]
+
+worker_prefetch_multiplier = 1
+worker_concurrency = _settings.worker_concurrency
+worker_cancel_long_running_tasks_on_connection_loss = True
+worker_hijack_root_logger = False
+worker_send_task_events = True
+task_send_sent_event = True
+
+timezone = "Asia/Shanghai"
+enable_utc = True

@@ -1,0 +1,213 @@
+"""The CLI's commands. Each parses its flags, calls stocksync services, and renders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from rich.console import Console
+
+from cli import processes, render
+from stocksync import runs
+from stocksync.config import Settings, get_settings
+from stocksync.context import Context, build_context
+from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnavailable
+from stocksync.execution import finalize_run
+from stocksync.services import embedded_status, resolve_service_urls, stop_embedded
+from stocksync.storage.migrate import upgrade
+
+EXIT_OK, EXIT_RUN_ERRORS, EXIT_INVALID, EXIT_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _friendly_errors(func: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    @wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except InvalidRequest as exc:
+            err.print(f"[red]error:[/red] {exc.message}")
+            return EXIT_INVALID
+        except NotFound as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            return EXIT_INVALID
+        except RunConflict as exc:
+            err.print(f"[yellow]conflict:[/yellow] {exc}")
+            return EXIT_CONFLICT
+        except (ServiceUnavailable, ValueError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            return EXIT_UNAVAILABLE
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _workers_online(ctx: Context) -> int:
+    from workers.app import app
+
+    try:
+        return len(app.control.ping(timeout=1.0) or [])
+    except Exception:
+        return 0
+
+
+@_friendly_errors
+def sync(args: argparse.Namespace) -> int:
+    settings = _settings()
+    ctx = build_context(settings, migrate=True)
+    body: dict[str, Any] = {"start_date": args.start, "end_date": args.end}
+    if args.symbols:
+        body["symbols"] = args.symbols
+    body["periods"] = args.periods
+    if args.source:
+        body["sources"] = [args.source]
+    body["force"] = bool(args.force)
+    spec = runs.parse_spec(ctx, body)
+    if args.dry_run:
+        preview = runs.preview_run(ctx, spec)
+        console.print_json(json.dumps(preview)) if args.json else render.preview(console, preview)
+        return EXIT_OK
+
+    from workers.app import app
+    from workers.dispatch import CeleryDispatcher
+
+    spawned = []
+    if _workers_online(ctx) == 0:
+        count = args.workers or 1
+        env = processes.child_env(settings, ctx.urls)
+        for n in range(count):
+            spawned.append(
+                processes.start_worker(
+                    env,
+                    concurrency=settings.worker_concurrency,
+                    name=f"stocksync-sync-{n}",
+                    log_path=settings.data_dir / "logs" / "worker.log",
+                    loglevel="WARNING",
+                )
+            )
+        err.print(
+            f"[dim]started {count} local worker process(es) × {settings.worker_concurrency}; "
+            f"log: {settings.data_dir / 'logs' / 'worker.log'}[/dim]"
+        )
+    interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        created = runs.create_run(ctx, spec, CeleryDispatcher(app))
+        err.print(
+            f"run [bold]{created.run_id}[/bold]: {created.total} units "
+            f"({created.pending} to do, {created.skipped} already synced)"
+        )
+        try:
+            view = render.follow(console, lambda: _poll(ctx, created.run_id), spawned)
+        except KeyboardInterrupt:
+            interrupted = True
+            view = runs.run_view(ctx, created.run_id)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for proc in spawned:
+            processes.stop(proc)
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        console.print_json(json.dumps(view))
+    else:
+        render.summary(console, view)
+    if interrupted:
+        err.print(f"[yellow]interrupted; run {view['id']} keeps its finished units[/yellow]")
+        return EXIT_INTERRUPTED
+    return EXIT_OK if view["status"] == "success" else EXIT_RUN_ERRORS
+
+
+def _poll(ctx: Context, run_id: int) -> dict[str, Any]:
+    view = runs.run_view(ctx, run_id)
+    if view["status"] in ("pending", "running") and view["pending"] == 0:
+        finalize_run(ctx, run_id)  # the last worker may have died between commit and finish
+        view = runs.run_view(ctx, run_id)
+    return view
+
+
+@_friendly_errors
+def status(args: argparse.Namespace) -> int:
+    ctx = build_context(_settings(), migrate=True)
+    if args.run is not None:
+        view = runs.run_view(ctx, args.run)
+        console.print_json(json.dumps(view)) if args.json else render.summary(console, view)
+        return EXIT_OK
+    listing = runs.list_runs(ctx, page=1, per_page=20)
+    console.print_json(json.dumps(listing)) if args.json else render.run_list(console, listing)
+    return EXIT_OK
+
+
+@_friendly_errors
+def db_upgrade(args: argparse.Namespace) -> int:
+    urls = resolve_service_urls(_settings())
+    upgrade(urls.database_url)
+    console.print("database is at the latest revision")
+    return EXIT_OK
+
+
+@_friendly_errors
+def services_start(args: argparse.Namespace) -> int:
+    urls = resolve_service_urls(_settings())
+    console.print(f"PostgreSQL: {urls.database_url}\nRedis:      {urls.redis_url}")
+    return EXIT_OK
+
+
+@_friendly_errors
+def services_stop(args: argparse.Namespace) -> int:
+    for line in stop_embedded(_settings()):
+        console.print(line)
+    return EXIT_OK
+
+
+@_friendly_errors
+def services_status(args: argparse.Namespace) -> int:
+    console.print_json(json.dumps(embedded_status(_settings()), default=str))
+    return EXIT_OK
+
+
+@_friendly_errors
+def up(args: argparse.Namespace) -> int:
+    settings = _settings()
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    urls = resolve_service_urls(settings)
+    upgrade(urls.database_url)
+    env = processes.child_env(settings, urls)
+    children = [processes.start_api(env, host=host, port=port)]
+    for n in range(args.workers or 1):
+        children.append(
+            processes.start_worker(
+                env,
+                concurrency=settings.worker_concurrency,
+                name=f"stocksync-up-{n}",
+                log_path=settings.data_dir / "logs" / "worker.log",
+            )
+        )
+    console.print(
+        f"stocksync is up: API http://{host}:{port}/api/v1/runs · PostgreSQL {urls.database_url}"
+        f" · Redis {urls.redis_url}\nworker log: {settings.data_dir / 'logs' / 'worker.log'}"
+        " · Ctrl-C stops everything"
+    )
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        err.print("[red]a child process exited; shutting down[/red]")
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        console.print("stopping…")
+        return EXIT_OK
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for child in children:
+            processes.stop(child)

@@ -1,0 +1,59 @@
+"""``stocksync`` entry point: parses the command line and hands off to a command module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stocksync",
+        description="Resumable, observable sync of A-share market data into PostgreSQL.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sync = sub.add_parser("sync", help="sync bars for a date range, with a live progress bar")
+    sync.add_argument("--start", required=True, help="first date, YYYY-MM-DD")
+    sync.add_argument("--end", required=True, help="last date, YYYY-MM-DD")
+    sync.add_argument("--symbols", help="codes, comma separated (600000, sh.600000, 600000.SH)")
+    sync.add_argument("--periods", default="daily", help="daily,weekly,monthly (default daily)")
+    sync.add_argument("--source", help="source to use (default: the first configured)")
+    sync.add_argument("--force", action="store_true", help="redo units already synced")
+    sync.add_argument("--workers", type=int, help="worker processes to start if none is online")
+    sync.add_argument("--dry-run", action="store_true", help="preview the plan and stop")
+    sync.add_argument("--json", action="store_true", help="print the final run as JSON")
+    sync.set_defaults(func=commands.sync)
+
+    status = sub.add_parser("status", help="show one run, or the latest runs")
+    status.add_argument("run", nargs="?", type=int, help="run id")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=commands.status)
+
+    up = sub.add_parser("up", help="run services, API and workers in the foreground")
+    up.add_argument("--host", help="API listen address (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="API port (default 8000)")
+    up.add_argument("--workers", type=int, help="worker processes")
+    up.set_defaults(func=commands.up)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=commands.db_upgrade)
+
+    services = sub.add_parser("services", help="the embedded PostgreSQL and Redis")
+    svc_sub = services.add_subparsers(dest="services_command", required=True)
+    svc_sub.add_parser("start", help="start them").set_defaults(func=commands.services_start)
+    svc_sub.add_parser("stop", help="stop them").set_defaults(func=commands.services_stop)
+    svc_sub.add_parser("status", help="show them").set_defaults(func=commands.services_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

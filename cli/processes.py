@@ -1,0 +1,68 @@
+"""Child processes the CLI starts: Celery workers and the API server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from stocksync.config import Settings, current_environment
+from stocksync.services import ServiceUrls
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env(settings: Settings, urls: ServiceUrls) -> dict[str, str]:
+    """Environment for children: same settings, pointed at the already-resolved services."""
+    env = current_environment()
+    env.update(settings.as_env())
+    env["STOCKSYNC_DATABASE_URL"] = urls.database_url
+    env["STOCKSYNC_REDIS_URL"] = urls.redis_url
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def start_worker(
+    env: Mapping[str, str], *, concurrency: int, name: str, log_path: Path, loglevel: str = "INFO"
+) -> subprocess.Popen[bytes]:
+    """Start ``celery -A workers worker`` in its own process group, logging to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "workers", "worker",
+        f"--concurrency={concurrency}", "-O", "fair", f"--loglevel={loglevel}",
+        "-n", f"{name}@%h", "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        cmd, env=dict(env), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def start_api(env: Mapping[str, str], *, host: str, port: int) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "api.serve", "--host", host, "--port", str(port)]
+    return subprocess.Popen(cmd, env=dict(env), cwd=REPO_ROOT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes], *, timeout: float = 20.0) -> None:
+    """Warm shutdown (SIGTERM to the process group), then SIGKILL after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

@@ -1,0 +1,104 @@
+"""Terminal rendering: the live progress bar, the summary table, run lists."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+ACTIVE = ("pending", "running", "paused")
+
+
+def follow(
+    console: Console,
+    poll: Callable[[], dict[str, Any]],
+    workers: Sequence[subprocess.Popen[bytes]],
+    interval_s: float = 0.5,
+) -> dict[str, Any]:
+    """Show a live progress bar until the run leaves the active statuses; returns its view."""
+    view = poll()
+    columns = (
+        TextColumn("[bold]run {task.fields[run]}[/bold]"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · "
+                   "skipped {task.fields[skipped]} · {task.fields[date]} · ETA {task.fields[eta]}"),
+        TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("sync", total=view["total"], **_fields(view))
+        while view["status"] in ACTIVE:
+            if workers and all(w.poll() is not None for w in workers):
+                raise RuntimeError("the local worker processes exited; see the worker log")
+            time.sleep(interval_s)
+            view = poll()
+            bar.update(task, total=view["total"], completed=view["done"], **_fields(view))
+    return view
+
+
+def _fields(view: dict[str, Any]) -> dict[str, Any]:
+    eta = view.get("eta_s")
+    return {
+        "run": view["id"],
+        "ok": view["success"],
+        "failed": view["failed"],
+        "skipped": view["skipped"],
+        "date": view.get("current_date") or "—",
+        "eta": "—" if eta is None else f"{eta:.0f}s",
+    }
+
+
+def summary(console: Console, view: dict[str, Any]) -> None:
+    """The final (or current) state of one run as a table."""
+    colour = {"success": "green", "success_with_errors": "yellow", "failed": "red"}.get(
+        view["status"], "cyan"
+    )
+    table = Table(title=f"run {view['id']}", show_header=False)
+    table.add_row("status", f"[{colour}]{view['status']}[/{colour}]")
+    spec = view["spec"]
+    table.add_row(
+        "range", f"{spec['start_date']} → {spec['end_date']} ({', '.join(spec['periods'])})"
+    )
+    table.add_row("units", f"{view['total']} total · {view['success']} ok · {view['failed']} failed"
+                  f" · {view['skipped']} skipped · {view['pending']} pending")  # fmt: skip
+    table.add_row("rows written", str(view["rows_written"]))
+    if view.get("duration_s") is not None:
+        table.add_row("duration", f"{view['duration_s']:.1f} s")
+    if view.get("message"):
+        table.add_row("message", str(view["message"]))
+    if view.get("error"):
+        table.add_row("error", f"[red]{view['error']}[/red]")
+    console.print(table)
+
+
+def preview(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title="plan preview", show_header=False)
+    for key, value in data.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def run_list(console: Console, listing: dict[str, Any]) -> None:
+    table = Table(title=f"runs ({listing['total']} in all)")
+    for column in ("id", "status", "range", "ok", "failed", "skipped", "rows", "finished"):
+        table.add_column(column)
+    for run in listing["items"]:
+        table.add_row(
+            str(run["id"]), run["status"], f"{run['start_date']} → {run['end_date']}",
+            str(run["success"]), str(run["failed"]), str(run["skipped"]),
+            str(run["rows_written"]), run["finished_at"] or "—",
+        )  # fmt: skip
+    console.print(table)

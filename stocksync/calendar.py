@@ -1,0 +1,39 @@
+"""Period-end trade dates: weekly and monthly bars are dated on the last trading day of their
+week (Monday–Sunday) or month."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from stocksync.domain import Period
+
+
+def _bucket(day: dt.date, period: Period) -> tuple[int, int]:
+    if period is Period.WEEKLY:
+        iso = day.isocalendar()
+        return iso.year, iso.week
+    return day.year, day.month
+
+
+def period_end_dates(
+    trading_days: Sequence[dt.date], period: Period, start: dt.date, end: dt.date
+) -> list[dt.date]:
+    """The dates bars of ``period`` carry within [start, end].
+
+    ``trading_days`` must cover every day through the end of the week or month containing
+    ``end``; a week or month whose last trading day falls after ``end`` is not finished and is
+    left out.
+    """
+    days = sorted(trading_days)
+    if period is Period.DAILY:
+        return [d for d in days if start <= d <= end]
+    last_of: dict[tuple[int, int], dt.date] = {}
+    for day in days:
+        last_of[_bucket(day, period)] = day
+    return sorted(d for d in last_of.values() if start <= d <= end)
+
+
+def calendar_horizon(end: dt.date) -> dt.date:
+    """How far past ``end`` the calendar must be known to find the period ends up to ``end``."""
+    return end + dt.timedelta(days=31)

@@ -1,0 +1,142 @@
+"""Turn a run's spec into units of work, and preview the cost before running.
+
+A per-date unit asks a source for the whole market on one trade date; a per-stock unit asks for
+one stock over the run's range. The planner picks whichever needs fewer source calls among the
+shapes the source can serve. Non-trading days are never planned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from stocksync.domain import Period, Security
+from stocksync.sources.base import Shape, Source
+from stocksync.spec import RunSpec
+
+DATASET_BARS = "bars"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkUnit:
+    """One unit of work: a (period, trade date) for the whole market or a symbol subset, or a
+    (period, code) over a range. ``unit_key`` identifies the same work across runs."""
+
+    unit_key: str
+    period: Period
+    start_date: dt.date
+    end_date: dt.date
+    trade_date: dt.date | None = None
+    code: str | None = None
+    dataset: str = DATASET_BARS
+
+    @property
+    def shape(self) -> Shape:
+        return Shape.MARKET_BY_DATE if self.code is None else Shape.STOCK_BY_RANGE
+
+    @property
+    def label(self) -> str:
+        """What progress displays as the unit's 'current date'."""
+        return (self.trade_date or self.end_date).isoformat()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Units to run and what running them is expected to cost."""
+
+    units: list[WorkUnit]
+    shapes: dict[Period, Shape]
+    expected_calls: int
+    eta_s: float
+
+
+def symbols_scope(symbols: Sequence[str] | None) -> str:
+    """A short stable tag for a symbol subset ('' for the whole market)."""
+    if symbols is None:
+        return ""
+    digest = hashlib.sha1(",".join(sorted(symbols)).encode()).hexdigest()[:12]
+    return f"@{digest}"
+
+
+def choose_shape(source: Source, period: Period, n_dates: int, n_codes: int) -> Shape:
+    """The shape needing fewer calls among those ``source`` serves for ``period``."""
+    by_date = source.can_serve(Shape.MARKET_BY_DATE, period)
+    by_stock = source.can_serve(Shape.STOCK_BY_RANGE, period)
+    if not by_date and not by_stock:
+        raise ValueError(f"source {source.name} cannot serve {period} bars")
+    if by_date and (not by_stock or n_dates <= n_codes):
+        return Shape.MARKET_BY_DATE
+    return Shape.STOCK_BY_RANGE
+
+
+def _listed_within(security: Security, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    first = max(start, security.list_date)
+    last = end
+    if security.delist_date is not None:
+        last = min(end, security.delist_date - dt.timedelta(days=1))
+    return first, last
+
+
+def plan_run(
+    spec: RunSpec,
+    *,
+    period_dates: Mapping[Period, Sequence[dt.date]],
+    universe: Sequence[Security],
+    source: Source,
+    parallelism: int = 1,
+) -> Plan:
+    """Plan ``spec`` against the trading dates of each period and the securities universe.
+
+    ``universe`` holds the securities the run covers (the requested symbols, or every stock).
+    Stocks not listed at any point in the range are not planned.
+    """
+    units: list[WorkUnit] = []
+    shapes: dict[Period, Shape] = {}
+    scope = symbols_scope(spec.symbols)
+    for period in spec.periods:
+        dates = list(period_dates.get(period, ()))
+        if not dates:
+            continue
+        shape = choose_shape(source, period, len(dates), len(universe))
+        shapes[period] = shape
+        if shape is Shape.MARKET_BY_DATE:
+            for day in dates:
+                units.append(
+                    WorkUnit(
+                        unit_key=f"{DATASET_BARS}:{period.value}:{day.isoformat()}{scope}",
+                        period=period,
+                        start_date=day,
+                        end_date=day,
+                        trade_date=day,
+                    )
+                )
+            continue
+        for security in universe:
+            first, last = _listed_within(security, spec.start_date, spec.end_date)
+            if not any(first <= d <= last for d in dates):
+                continue
+            units.append(
+                WorkUnit(
+                    unit_key=(
+                        f"{DATASET_BARS}:{period.value}:{security.code}:"
+                        f"{first.isoformat()}:{last.isoformat()}"
+                    ),
+                    period=period,
+                    start_date=first,
+                    end_date=last,
+                    code=security.code,
+                )
+            )
+    calls = len(units)
+    return Plan(units, shapes, calls, estimate_seconds(calls, source, parallelism))
+
+
+def estimate_seconds(calls: int, source: Source, parallelism: int) -> float:
+    """Seconds to make ``calls`` at the source's latency across ``parallelism`` workers,
+    never faster than its per-minute quota allows."""
+    by_latency = calls * source.expected_latency_s / max(1, parallelism)
+    quota = source.calls_per_minute
+    by_quota = calls * 60.0 / quota if quota else 0.0
+    return max(by_latency, by_quota)

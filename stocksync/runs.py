@@ -1,0 +1,235 @@
+"""Run services: create a run (validate → plan → lock → ledger → dispatch) and report on runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from stocksync import progress
+from stocksync.context import Context
+from stocksync.dispatch import Dispatcher
+from stocksync.domain import RUN_ACTIVE_STATUSES, RunStatus
+from stocksync.errors import InvalidRequest, NotFound, RunConflict
+from stocksync.planning import Plan, plan_run
+from stocksync.reference import dates_by_period, ensure_securities
+from stocksync.spec import RunSpec, parse_run_request
+from stocksync.storage import ledger, reference
+from stocksync.storage.ledger import RunRecord
+
+
+@dataclass(frozen=True)
+class CreatedRun:
+    run_id: int
+    total: int
+    pending: int
+    skipped: int
+    expected_calls: int
+    eta_s: float
+
+
+def parse_spec(ctx: Context, body: object) -> RunSpec:
+    """Validate a run request body against the configured sources and today's date."""
+    return parse_run_request(
+        body,
+        known_sources=ctx.sources.names,
+        default_sources=ctx.sources.names[:1],
+        today=ctx.today(),
+    )
+
+
+def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
+    source = ctx.sources.get(spec.sources[0])
+    ensure_securities(conn, source)
+    if spec.symbols is not None:
+        universe = reference.load_securities(conn, spec.symbols)
+        missing = sorted(set(spec.symbols) - {s.code for s in universe})
+        if missing:
+            shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+            raise InvalidRequest(f"unknown stock code(s): {shown}", field="symbols")
+    else:
+        universe = reference.load_securities(conn)
+    period_dates = dates_by_period(conn, source, spec.periods, spec.start_date, spec.end_date)
+    return plan_run(
+        spec,
+        period_dates=period_dates,
+        universe=universe,
+        source=source,
+        parallelism=ctx.settings.worker_concurrency,
+    )
+
+
+def preview_run(ctx: Context, spec: RunSpec) -> dict[str, Any]:
+    """What running ``spec`` would do: units, how many are already done, calls and an ETA."""
+    with ctx.engine.begin() as conn:
+        plan = _plan(ctx, conn, spec)
+        done = set() if spec.force else ledger.completed_unit_keys(conn, plan_keys(plan))
+    return {
+        "units": len(plan.units),
+        "already_done": len(done),
+        "expected_calls": plan.expected_calls - len(done),
+        "eta_s": round(plan.eta_s * (1 - len(done) / max(1, len(plan.units))), 1),
+        "shapes": {p.value: s.value for p, s in plan.shapes.items()},
+    }
+
+
+def plan_keys(plan: Plan) -> list[str]:
+    return [u.unit_key for u in plan.units]
+
+
+def create_run(ctx: Context, spec: RunSpec, dispatcher: Dispatcher) -> CreatedRun:
+    """Plan ``spec``, take the active-run lock, record the run and its items, and dispatch the
+    pending ones. Raises RunConflict when another run is active, InvalidRequest for bad input."""
+    with ctx.engine.begin() as conn:
+        plan = _plan(ctx, conn, spec)
+        if not plan.units:
+            raise InvalidRequest(
+                f"nothing to sync: no trading days between {spec.start_date} and {spec.end_date}"
+                " for the requested periods",
+                field="start_date",
+            )
+        done = set() if spec.force else ledger.completed_unit_keys(conn, plan_keys(plan))
+        fence = ctx.lock.next_fence(floor=ledger.max_fence(conn))
+        run_id = ledger.insert_run(
+            conn, spec, status=RunStatus.PENDING, fence=fence, message="planned"
+        )
+        if not ctx.lock.acquire(run_id, fence):
+            holder = ctx.lock.holder()
+            raise RunConflict(holder.run_id if holder else None)
+        try:
+            ledger.insert_items(conn, run_id, plan.units, done)
+            ledger.update_run(conn, run_id, total=len(plan.units), skipped_count=len(done))
+        except BaseException:
+            ctx.lock.release(run_id, fence)
+            raise
+    # Committed: now the counters, then the queue (never enqueue before the commit).
+    progress.initialise(ctx.redis, run_id, total=len(plan.units), skipped=len(done))
+    with ctx.engine.begin() as conn:
+        pending = ledger.pending_item_ids(conn, run_id)
+        ledger.update_run(
+            conn,
+            run_id,
+            fence=fence,
+            status=RunStatus.RUNNING.value,
+            started_at=dt.datetime.now(dt.UTC),
+            message=f"{len(pending)} units queued, {len(done)} already synced",
+        )
+    if pending:
+        dispatcher.dispatch(run_id, pending)
+    else:
+        from stocksync.execution import finalize_run
+
+        finalize_run(ctx, run_id)
+    return CreatedRun(
+        run_id=run_id,
+        total=len(plan.units),
+        pending=len(pending),
+        skipped=len(done),
+        expected_calls=len(pending),
+        eta_s=round(plan.eta_s * len(pending) / max(1, len(plan.units)), 1),
+    )
+
+
+def get_run(ctx: Context, run_id: int) -> RunRecord:
+    with ctx.engine.connect() as conn:
+        run = ledger.get_run(conn, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def live_counters(ctx: Context, run: RunRecord) -> progress.Counters:
+    """The run's counters from Redis, rebuilt from the ledger if Redis lost them. A finished
+    run reports its stored totals."""
+    if run.status not in RUN_ACTIVE_STATUSES:
+        started = run.started_at.timestamp() if run.started_at else None
+        return progress.Counters(
+            total=run.total,
+            success=run.success_count,
+            failed=run.failed_count,
+            skipped=run.skipped_count,
+            rows=run.rows_written,
+            current_date=None,
+            started_at=started,
+            updated_at=run.finished_at.timestamp() if run.finished_at else None,
+        )
+    counters = progress.read(ctx.redis, run.id)
+    if counters is not None:
+        return counters
+    with ctx.engine.connect() as conn:
+        counts = ledger.item_status_counts(conn, run.id)
+        finished = ledger.finished_item_ids(conn, run.id)
+        rows = ledger.rows_written(conn, run.id)
+    return progress.rebuild(
+        ctx.redis,
+        run.id,
+        counts=counts,
+        finished_ids=finished,
+        rows=rows,
+        started_at=run.started_at.timestamp() if run.started_at else None,
+    )
+
+
+def run_view(ctx: Context, run_id: int) -> dict[str, Any]:
+    """A run's status and live progress, as the API and CLI show it."""
+    run = get_run(ctx, run_id)
+    counters = live_counters(ctx, run)
+    return describe(run, counters)
+
+
+def describe(run: RunRecord, counters: progress.Counters) -> dict[str, Any]:
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status.value,
+        "spec": run.spec.to_json(),
+        "total": counters.total,
+        "done": counters.done,
+        "success": counters.success,
+        "failed": counters.failed,
+        "skipped": counters.skipped,
+        "pending": counters.pending,
+        "percent": counters.percent,
+        "current_date": counters.current_date,
+        "eta_s": counters.eta_s(time.time()),
+        "rows_written": counters.rows,
+        "message": run.message,
+        "error": run.error,
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "duration_s": run.duration_s,
+    }
+
+
+def list_runs(ctx: Context, *, page: int, per_page: int) -> dict[str, Any]:
+    """A page of runs, newest first, with their stored (not live) counts."""
+    if page < 1 or not 1 <= per_page <= 200:
+        raise InvalidRequest("page must be ≥ 1 and per_page between 1 and 200", field="page")
+    with ctx.engine.connect() as conn:
+        runs, total = ledger.list_runs(conn, limit=per_page, offset=(page - 1) * per_page)
+    items = []
+    for run in runs:
+        items.append(
+            {
+                "id": run.id,
+                "kind": run.kind,
+                "status": run.status.value,
+                "start_date": run.spec.start_date.isoformat(),
+                "end_date": run.spec.end_date.isoformat(),
+                "total": run.total,
+                "success": run.success_count,
+                "failed": run.failed_count,
+                "skipped": run.skipped_count,
+                "rows_written": run.rows_written,
+                "created_at": run.created_at.isoformat(),
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "duration_s": run.duration_s,
+                "message": run.message,
+            }
+        )
+    return {"items": items, "page": page, "per_page": per_page, "total": total}

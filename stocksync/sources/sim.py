@@ -1,0 +1,169 @@
+"""Source ``sim``: the simulated market behind the source contract, optionally slow, flaky and
+rate-limited so the sync machinery can be exercised offline."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from stocksync.config import SimSettings
+from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.sim import SimMarket
+from stocksync.sources.base import (
+    FatalSourceError,
+    NoDataError,
+    RateLimitedError,
+    Shape,
+    Source,
+    TransientSourceError,
+)
+
+T = TypeVar("T")
+_WINDOW_S = 60.0
+_OVERHEAD_S = 0.005  # what one in-process call costs on top of the configured latency
+
+
+class CallQuota(Protocol):
+    """A (possibly shared, cross-process) per-source call budget."""
+
+    def acquire(self, source: str, limit_per_minute: int) -> float:
+        """Take one call from ``source``'s budget: 0.0 when the call may proceed, else the
+        seconds to wait before a call can succeed (nothing is taken then)."""
+        ...
+
+
+class _SlidingWindow:
+    """An in-process quota: at most ``limit`` calls in any 60 s window."""
+
+    def __init__(self) -> None:
+        self._calls: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, source: str, limit_per_minute: int) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self._calls and self._calls[0] <= now - _WINDOW_S:
+                self._calls.popleft()
+            if len(self._calls) >= limit_per_minute:
+                return max(0.001, self._calls[0] + _WINDOW_S - now)
+            self._calls.append(now)
+            return 0.0
+
+
+class SimSource(Source):
+    """The simulated market as a source: both request shapes, every period.
+
+    Every call passes one gate that sleeps ``latency_ms``, enforces ``calls_per_minute`` (through
+    ``quota`` when given, else an in-process sliding window) by raising
+    :class:`RateLimitedError`, and fails with :class:`TransientSourceError` with probability
+    ``error_rate`` (reproducibly when ``rng_seed`` is given).
+    """
+
+    name = "sim"
+    shapes = frozenset({Shape.MARKET_BY_DATE, Shape.STOCK_BY_RANGE})
+    periods = frozenset(Period)
+
+    def __init__(
+        self,
+        market: SimMarket,
+        *,
+        latency_ms: float = 0.0,
+        error_rate: float = 0.0,
+        calls_per_minute: int = 0,
+        quota: CallQuota | None = None,
+        rng_seed: int | None = None,
+    ) -> None:
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
+        if not 0.0 <= error_rate <= 1.0:
+            raise ValueError(f"error_rate must be within [0, 1], got {error_rate}")
+        if calls_per_minute < 0:
+            raise ValueError(f"calls_per_minute must be >= 0, got {calls_per_minute}")
+        self.market = market
+        self._latency_s = latency_ms / 1000.0
+        self._error_rate = error_rate
+        self._limit = calls_per_minute
+        self._quota: CallQuota = quota if quota is not None else _SlidingWindow()
+        self._random = random.Random(rng_seed)
+        self._random_lock = threading.Lock()
+
+    @property
+    def expected_latency_s(self) -> float:
+        """The configured latency plus a small constant for the in-process work."""
+        return self._latency_s + _OVERHEAD_S
+
+    @property
+    def calls_per_minute(self) -> int | None:
+        """The configured quota, or None when unlimited."""
+        return self._limit or None
+
+    def _call(self, what: str, fetch: Callable[[], T]) -> T:
+        """The gate every call goes through; see the class docstring."""
+        if self._latency_s > 0:
+            time.sleep(self._latency_s)
+        if self._limit:
+            wait = self._quota.acquire(self.name, self._limit)
+            if wait > 0:
+                raise RateLimitedError(
+                    self.name, f"over {self._limit} calls per minute", wait_s=wait
+                )
+        if self._error_rate > 0:
+            with self._random_lock:
+                failed = self._random.random() < self._error_rate
+            if failed:
+                raise TransientSourceError(self.name, f"simulated failure of {what}")
+        try:
+            return fetch()
+        except KeyError as exc:
+            raise NoDataError(self.name, str(exc.args[0]) if exc.args else what) from exc
+        except ValueError as exc:
+            raise FatalSourceError(self.name, str(exc)) from exc
+
+    def securities(self) -> list[Security]:
+        """Every simulated stock, listed or delisted."""
+        return self._call("securities", self.market.securities)
+
+    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """XSHG sessions in ``[start, end]``; FatalSourceError past 2026-12-31."""
+        return self._call("trading_days", lambda: self.market.trading_days(start, end))
+
+    def market_bars(self, period: Period, trade_date: dt.date) -> list[Bar]:
+        """Every listed stock's bar for ``trade_date`` (a period-end date unless daily)."""
+        return self._call("market_bars", lambda: self.market.bars_for_date(trade_date, period))
+
+    def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
+        """Bars of ``code`` in ``[start, end]``; NoDataError for a code the market lacks."""
+        return self._call("stock_bars", lambda: self.market.bars_for_code(code, start, end, period))
+
+    def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
+        """hfq factors of ``code`` for its listed trading days in ``[start, end]``."""
+        return self._call("adj_factors", lambda: self.market.adj_factors(code, start, end))
+
+
+_markets: dict[tuple[int, int], SimMarket] = {}
+_markets_lock = threading.Lock()
+
+
+def sim_market(seed: int, stocks: int) -> SimMarket:
+    """The process-wide :class:`SimMarket` for ``(seed, stocks)``, built on first use."""
+    with _markets_lock:
+        market = _markets.get((seed, stocks))
+        if market is None:
+            market = _markets[(seed, stocks)] = SimMarket(seed, stocks)
+        return market
+
+
+def build_sim_source(settings: SimSettings, quota: CallQuota | None = None) -> SimSource:
+    """A :class:`SimSource` configured from ``settings``, sharing this process's market."""
+    return SimSource(
+        sim_market(settings.seed, settings.stocks),
+        latency_ms=settings.latency_ms,
+        error_rate=settings.error_rate,
+        calls_per_minute=settings.calls_per_minute,
+        quota=quota,
+    )

@@ -1,0 +1,1 @@
+"""PostgreSQL storage: schema, engine, and the writers and readers services use."""

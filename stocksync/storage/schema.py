@@ -1,0 +1,137 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+PRICE = Numeric(14, 4)
+
+securities = Table(
+    "securities",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("exchange", String(4), nullable=False),
+    Column("board", String(16), nullable=False),
+    Column("list_date", Date, nullable=False),
+    Column("delist_date", Date),
+    Column("status", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+trade_calendar = Table(
+    "trade_calendar",
+    metadata,
+    Column("exchange", String(8), primary_key=True),
+    Column("cal_date", Date, primary_key=True),
+    Column("is_open", Boolean, nullable=False),
+)
+
+bars = Table(
+    "bars",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("trade_date", Date, primary_key=True),
+    Column("open", PRICE, nullable=False),
+    Column("high", PRICE, nullable=False),
+    Column("low", PRICE, nullable=False),
+    Column("close", PRICE, nullable=False),
+    Column("pre_close", PRICE),
+    Column("volume", BigInteger, nullable=False),
+    Column("amount", Numeric(20, 2), nullable=False),
+    Column("turnover_pct", Numeric(12, 4)),
+    Column("pct_chg", Numeric(12, 4)),
+    Column("trade_status", SmallInteger, nullable=False),
+    Column("is_st", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_bars_period_trade_date", bars.c.period, bars.c.trade_date)
+
+adj_factors = Table(
+    "adj_factors",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("trade_date", Date, primary_key=True),
+    Column("factor", Numeric(20, 6), nullable=False),
+    Column("source", String(16), nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("spec", JSONB, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("success_count", Integer, nullable=False, server_default="0"),
+    Column("failed_count", Integer, nullable=False, server_default="0"),
+    Column("skipped_count", Integer, nullable=False, server_default="0"),
+    Column("rows_written", BigInteger, nullable=False, server_default="0"),
+    Column("message", Text),
+    Column("error", Text),
+    Column("fence", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("duration_s", Float),
+)
+Index("ix_sync_runs_status", sync_runs.c.status)
+
+sync_items = Table(
+    "sync_items",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("unit_key", String(200), nullable=False),
+    Column("dataset", String(24), nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("trade_date", Date),
+    Column("code", String(12)),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("source", String(16)),
+    Column("rows", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("run_id", "unit_key"),
+)
+Index("ix_sync_items_run_id_status", sync_items.c.run_id, sync_items.c.status)
+Index("ix_sync_items_unit_key_status", sync_items.c.unit_key, sync_items.c.status)

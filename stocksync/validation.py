@@ -1,0 +1,80 @@
+"""Per-row sanity checks. A row that fails is reported with its reason and never stored."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stocksync.domain import Bar
+
+VWAP_TOLERANCE = 0.02  # amount / volume may sit 2 % outside [low, high] (rounding, odd lots)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A row that failed validation, and why."""
+
+    code: str
+    trade_date: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.trade_date}: {self.reason}"
+
+
+def _bad_number(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def row_problem(bar: Bar) -> str | None:
+    """Why ``bar`` cannot be stored, or None when it is sound."""
+    prices = {"open": bar.open, "high": bar.high, "low": bar.low, "close": bar.close}
+    for name, value in prices.items():
+        if _bad_number(value):
+            return f"{name} is missing or not a number"
+        if value <= 0:
+            return f"{name} {value} is not a positive price"
+    if bar.pre_close is not None and (_bad_number(bar.pre_close) or bar.pre_close <= 0):
+        return f"pre_close {bar.pre_close} is not a positive price"
+    if bar.high < bar.low:
+        return f"high {bar.high} < low {bar.low}"
+    if not bar.low <= bar.open <= bar.high:
+        return f"open {bar.open} outside [low {bar.low}, high {bar.high}]"
+    if not bar.low <= bar.close <= bar.high:
+        return f"close {bar.close} outside [low {bar.low}, high {bar.high}]"
+    if _bad_number(bar.amount) or bar.amount < 0:
+        return f"amount {bar.amount} is negative or not a number"
+    if bar.volume < 0:
+        return f"volume {bar.volume} is negative"
+    if bar.volume > 0 and bar.amount > 0:
+        vwap = bar.amount / bar.volume
+        lo, hi = bar.low * (1 - VWAP_TOLERANCE), bar.high * (1 + VWAP_TOLERANCE)
+        if not lo <= vwap <= hi:
+            return (
+                f"amount/volume {vwap:.4f} outside [low, high] = [{bar.low}, {bar.high}]: "
+                "volume or amount is in the wrong unit (lots vs shares, thousands vs yuan?)"
+            )
+    for name in ("turnover_pct", "pct_chg"):
+        value = getattr(bar, name)
+        if value is not None and isinstance(value, float) and not math.isfinite(value):
+            return f"{name} is not a number"
+    return None
+
+
+def validate_bars(bars: Iterable[Bar]) -> tuple[list[Bar], list[RejectedRow]]:
+    """Split ``bars`` into sound rows and rejected ones; a repeated key is rejected too."""
+    good: list[Bar] = []
+    rejected: list[RejectedRow] = []
+    seen: set[tuple[str, str, object]] = set()
+    for bar in bars:
+        problem = row_problem(bar)
+        key = (bar.code, bar.period.value, bar.trade_date)
+        if problem is None and key in seen:
+            problem = "duplicate row for this code, period and date"
+        if problem is not None:
+            rejected.append(RejectedRow(bar.code, bar.trade_date.isoformat(), problem))
+            continue
+        seen.add(key)
+        good.append(bar)
+    return good, rejected

@@ -1,0 +1,157 @@
+"""Shared fixtures: real PostgreSQL and Redis for the whole session.
+
+By default the suite starts the embedded servers (the product's default) in a fresh data dir.
+With STOCKSYNC_TEST_DATABASE_URL / STOCKSYNC_TEST_REDIS_URL set it uses those servers instead:
+a fresh database is created on the PostgreSQL server for the session and dropped at the end,
+and the Redis database named in the URL is flushed between tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from stocksync.config import Settings, SimSettings
+from stocksync.context import Context, build_context
+from stocksync.services import resolve_service_urls, stop_embedded
+from stocksync.storage.migrate import upgrade
+from stocksync.storage.schema import metadata
+
+TEST_SIM_STOCKS = 400
+
+
+def _fresh_database(server_url: str) -> tuple[str, str]:
+    url = make_url(server_url)
+    name = f"stocksync_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    # Short path under /tmp: unix socket paths are limited to ~107 characters.
+    path = Path(tempfile.mkdtemp(prefix="ss-test-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Iterator[Settings]:
+    """Settings of the session: real services, a small simulated market, quick retries."""
+    from_env = Settings.from_env()
+    base = Settings(
+        data_dir=data_dir,
+        sim=SimSettings(stocks=TEST_SIM_STOCKS),
+        worker_concurrency=2,
+        retry_backoff_s=0.2,
+        retry_backoff_max_s=1.0,
+        max_attempts=4,
+        lock_ttl_s=60,
+    )
+    created_db = None
+    database_url = redis_url = None
+    if from_env.test_database_url:
+        database_url, created_db = _fresh_database(from_env.test_database_url)
+    if from_env.test_redis_url:
+        redis_url = from_env.test_redis_url
+    urls = resolve_service_urls(base.with_overrides(database_url=database_url, redis_url=redis_url))
+    resolved = base.with_overrides(database_url=urls.database_url, redis_url=urls.redis_url)
+    upgrade(resolved.database_url)
+    yield resolved
+    stop_embedded(base)
+    if created_db and from_env.test_database_url:
+        _drop_database(from_env.test_database_url, created_db)
+
+
+def clean_state(settings: Settings) -> None:
+    """Empty every table and the Redis database: each test starts from nothing."""
+    engine = create_engine(settings.database_url or "")
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    client = redis.Redis.from_url(settings.redis_url or "")
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    """A Context on clean services."""
+    clean_state(settings)
+    context = build_context(settings)
+    yield context
+    context.close()
+
+
+def _as_row(bar) -> tuple:
+    from decimal import Decimal
+
+    def dec(value: float | None) -> Decimal | None:
+        return None if value is None else Decimal(repr(value)).normalize()
+
+    return (
+        bar.code, bar.period.value, bar.trade_date, dec(bar.open), dec(bar.high), dec(bar.low),
+        dec(bar.close), dec(bar.pre_close), int(bar.volume), dec(bar.amount),
+        dec(bar.turnover_pct), dec(bar.pct_chg), int(bar.trade_status), bool(bar.is_st),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def oracle(settings: Settings):
+    """The simulated market's truth, and the stored bars, in one comparable form."""
+    from sqlalchemy import select
+
+    from stocksync.sim import SimMarket
+    from stocksync.storage.schema import bars
+
+    market = SimMarket(settings.sim.seed, settings.sim.stocks)
+
+    class Oracle:
+        def expected(self, dates, period="daily", codes=None) -> set[tuple]:
+            from stocksync.domain import Period
+
+            rows = set()
+            for day in dates:
+                for bar in market.bars_for_date(day, Period(period)):
+                    if codes is None or bar.code in codes:
+                        rows.add(_as_row(bar))
+            return rows
+
+        def trading_days(self, start, end):
+            return market.trading_days(start, end)
+
+        def stored(self, engine) -> list[tuple]:
+            from decimal import Decimal
+
+            cols = [bars.c[n] for n in (
+                "code", "period", "trade_date", "open", "high", "low", "close", "pre_close",
+                "volume", "amount", "turnover_pct", "pct_chg", "trade_status", "is_st",
+            )]  # fmt: skip
+            with engine.connect() as conn:
+                result = conn.execute(select(*cols)).all()
+            return [
+                tuple(v.normalize() if isinstance(v, Decimal) else v for v in row) for row in result
+            ]
+
+    return Oracle()

@@ -1,0 +1,115 @@
+"""Real Celery worker processes and a real HTTP API for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from stocksync.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(settings.as_env())
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+class Workers:
+    """Starts and kills ``celery -A workers worker`` processes."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, name: str, *, concurrency: int = 2, **env_overrides: str
+    ) -> subprocess.Popen[bytes]:
+        env = service_env(self.settings) | env_overrides
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", f"-c{concurrency}",
+             "-O", "fair", "--loglevel=INFO", "-n", f"{name}@%h", "--without-mingle",
+             "--without-gossip"],
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and all its pool children at once (no warm shutdown)."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(settings, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The real API served over HTTP by ``python -m api.serve``."""
+    port = _free_port()
+    log = open(tmp_path / "api.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.serve", "--port", str(port)],
+        env=service_env(settings), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError((tmp_path / "api.log").read_text()[-3000:])
+        time.sleep(0.2)
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+def wait_for(check: Callable[[], object], *, timeout: float, interval: float = 0.25) -> object:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

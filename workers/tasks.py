@@ -1,0 +1,27 @@
+"""Celery tasks: convert arguments, call one stocksync service, return. Names are stable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+from stocksync.execution import RetryLater, run_unit
+from workers.app import app
+from workers.runtime import get_context
+
+
+@app.task(
+    name="stocksync.sync_unit",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # stocksync counts attempts itself (sync_items.attempts)
+)
+def sync_unit(self: Task, item_id: int, run_id: int | None = None) -> dict[str, Any]:
+    """Run one unit of work of a run. ``run_id`` is informational (shown in Flower)."""
+    try:
+        outcome = run_unit(get_context(), int(item_id))
+    except RetryLater as later:
+        raise self.retry(countdown=later.countdown, exc=later, max_retries=None) from later
+    return {"item_id": item_id, "outcome": outcome.outcome, "rows": outcome.rows}
