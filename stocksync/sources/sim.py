@@ -9,12 +9,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from stocksync.config import SimSettings
 from stocksync.domain import AdjFactor, Bar, Period, Security
 from stocksync.sim import SimMarket
 from stocksync.sources.base import (
+    CallQuota,
     FatalSourceError,
     NoDataError,
     RateLimitedError,
@@ -23,18 +24,11 @@ from stocksync.sources.base import (
     TransientSourceError,
 )
 
+__all__ = ["CallQuota", "SimSource", "build_sim_source", "sim_market"]
+
 T = TypeVar("T")
 _WINDOW_S = 60.0
 _OVERHEAD_S = 0.005  # what one in-process call costs on top of the configured latency
-
-
-class CallQuota(Protocol):
-    """A (possibly shared, cross-process) per-source call budget."""
-
-    def acquire(self, source: str, limit_per_minute: int) -> float:
-        """Take one call from ``source``'s budget: 0.0 when the call may proceed, else the
-        seconds to wait before a call can succeed (nothing is taken then)."""
-        ...
 
 
 class _SlidingWindow:
