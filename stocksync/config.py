@@ -56,6 +56,7 @@ class SimSettings:
     latency_ms: float = 0.0
     error_rate: float = 0.0
     calls_per_minute: int = 0  # 0 = unlimited
+    garbage_rate: float = 0.0  # share of replies carrying corrupted rows
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Settings:
                 latency_ms=_float(env, "STOCKSYNC_SIM_LATENCY_MS", 0.0),
                 error_rate=_float(env, "STOCKSYNC_SIM_ERROR_RATE", 0.0),
                 calls_per_minute=_int(env, "STOCKSYNC_SIM_CALLS_PER_MINUTE", 0),
+                garbage_rate=_float(env, "STOCKSYNC_SIM_GARBAGE_RATE", 0.0),
             ),
             test_database_url=env.get("STOCKSYNC_TEST_DATABASE_URL") or None,
             test_redis_url=env.get("STOCKSYNC_TEST_REDIS_URL") or None,
@@ -151,6 +153,7 @@ class Settings:
             "STOCKSYNC_SIM_LATENCY_MS": str(self.sim.latency_ms),
             "STOCKSYNC_SIM_ERROR_RATE": str(self.sim.error_rate),
             "STOCKSYNC_SIM_CALLS_PER_MINUTE": str(self.sim.calls_per_minute),
+            "STOCKSYNC_SIM_GARBAGE_RATE": str(self.sim.garbage_rate),
         }
         if self.database_url:
             env["STOCKSYNC_DATABASE_URL"] = self.database_url

@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
 from stocksync.calendar import calendar_horizon, period_end_dates
 from stocksync.domain import Period
-from stocksync.errors import InvalidRequest
-from stocksync.sources.base import Source
+from stocksync.errors import InvalidRequest, ServiceUnavailable
+from stocksync.sources.base import (
+    FatalSourceError,
+    RateLimitedError,
+    Source,
+    TransientSourceError,
+)
 from stocksync.storage import reference
 
 CALENDAR_LIMIT = dt.date(2026, 12, 31)
+T = TypeVar("T")
+
+
+REFERENCE_ATTEMPTS = 3
+
+
+def _with_retries(source: Source, what: str, fetch: Callable[[], T]) -> T:
+    """Call ``fetch`` with a few quick retries on transient errors; a source that stays down
+    becomes a ServiceUnavailable the caller can show."""
+    for attempt in range(1, REFERENCE_ATTEMPTS + 1):
+        try:
+            return fetch()
+        except (TransientSourceError, RateLimitedError) as exc:
+            if attempt == REFERENCE_ATTEMPTS:
+                raise ServiceUnavailable(
+                    f"could not fetch {what} from {source.name} after {attempt} tries: "
+                    f"{exc.message}; try again later or use another source"
+                ) from exc
+            time.sleep(min(getattr(exc, "wait_s", 0.5), 2.0) * attempt)
+    raise AssertionError("unreachable")
 
 
 def ensure_securities(conn: Connection, source: Source) -> None:
     """Fill the securities table from ``source`` when it is empty."""
     if reference.count_securities(conn) == 0:
-        reference.upsert_securities(conn, source.securities(), source=source.name)
+        listing = _with_retries(source, "the securities list", source.securities)
+        reference.upsert_securities(conn, listing, source=source.name)
 
 
 def ensure_calendar(conn: Connection, source: Source, start: dt.date, end: dt.date) -> None:
@@ -27,9 +56,11 @@ def ensure_calendar(conn: Connection, source: Source, start: dt.date, end: dt.da
     if reference.stored_calendar_days(conn, start, end) >= wanted:
         return
     try:
-        days = source.trading_days(start, end)
-    except ValueError as exc:  # a calendar that does not reach that far
-        raise InvalidRequest(str(exc), field="end_date") from exc
+        days = _with_retries(
+            source, "the trading calendar", lambda: source.trading_days(start, end)
+        )
+    except FatalSourceError as exc:  # e.g. a calendar that does not reach that far
+        raise InvalidRequest(exc.message, field="end_date") from exc
     reference.store_trading_days(conn, start, end, days)
 
 

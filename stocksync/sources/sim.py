@@ -9,6 +9,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from stocksync.config import SimSettings
@@ -55,7 +56,9 @@ class SimSource(Source):
     Every call passes one gate that sleeps ``latency_ms``, enforces ``calls_per_minute`` (through
     ``quota`` when given, else an in-process sliding window) by raising
     :class:`RateLimitedError`, and fails with :class:`TransientSourceError` with probability
-    ``error_rate`` (reproducibly when ``rng_seed`` is given).
+    ``error_rate`` (reproducibly when ``rng_seed`` is given). With probability ``garbage_rate``
+    a bar reply comes back with corrupted rows (high below low; volume in lots), as a broken
+    or unit-slipping upstream would send.
     """
 
     name = "sim"
@@ -71,11 +74,14 @@ class SimSource(Source):
         calls_per_minute: int = 0,
         quota: CallQuota | None = None,
         rng_seed: int | None = None,
+        garbage_rate: float = 0.0,
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must be within [0, 1], got {error_rate}")
+        if not 0.0 <= garbage_rate <= 1.0:
+            raise ValueError(f"garbage_rate must be within [0, 1], got {garbage_rate}")
         if calls_per_minute < 0:
             raise ValueError(f"calls_per_minute must be >= 0, got {calls_per_minute}")
         self.market = market
@@ -85,6 +91,7 @@ class SimSource(Source):
         self._quota: CallQuota = quota if quota is not None else _SlidingWindow()
         self._random = random.Random(rng_seed)
         self._random_lock = threading.Lock()
+        self._garbage_rate = garbage_rate
 
     @property
     def expected_latency_s(self) -> float:
@@ -128,11 +135,29 @@ class SimSource(Source):
 
     def market_bars(self, period: Period, trade_date: dt.date) -> list[Bar]:
         """Every listed stock's bar for ``trade_date`` (a period-end date unless daily)."""
-        return self._call("market_bars", lambda: self.market.bars_for_date(trade_date, period))
+        bars = self._call("market_bars", lambda: self.market.bars_for_date(trade_date, period))
+        return self._maybe_garble(bars)
 
     def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
         """Bars of ``code`` in ``[start, end]``; NoDataError for a code the market lacks."""
-        return self._call("stock_bars", lambda: self.market.bars_for_code(code, start, end, period))
+        bars = self._call("stock_bars", lambda: self.market.bars_for_code(code, start, end, period))
+        return self._maybe_garble(bars)
+
+    def _maybe_garble(self, bars: list[Bar]) -> list[Bar]:
+        if not bars or self._garbage_rate <= 0:
+            return bars
+        with self._random_lock:
+            if self._random.random() >= self._garbage_rate:
+                return bars
+            first = self._random.randrange(len(bars))
+            second = self._random.randrange(len(bars))
+        garbled = list(bars)
+        b = garbled[first]
+        garbled[first] = replace(b, high=b.low - 0.01 if b.low > 0.02 else 0.0)
+        b = garbled[second]
+        if second != first and b.volume >= 100 and b.amount > 0:
+            garbled[second] = replace(b, volume=b.volume // 100)
+        return garbled
 
     def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
         """hfq factors of ``code`` for its listed trading days in ``[start, end]``."""
@@ -160,4 +185,5 @@ def build_sim_source(settings: SimSettings, quota: CallQuota | None = None) -> S
         error_rate=settings.error_rate,
         calls_per_minute=settings.calls_per_minute,
         quota=quota,
+        garbage_rate=settings.garbage_rate,
     )
