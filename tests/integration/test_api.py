@@ -1,0 +1,135 @@
+"""The API's contract through Flask's test client on real services: shapes, links, and a clear
+400/404/409 for every kind of bad request. Messages go to a real Redis broker."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from celery import Celery
+
+from api import create_app
+from workers.dispatch import CeleryDispatcher
+
+VALID = {"start_date": "2025-03-03", "end_date": "2025-03-05"}
+
+
+@pytest.fixture
+def client(ctx, settings):
+    broker = Celery("api-tests", broker=settings.redis_url)
+    broker.conf.task_default_queue = "stocksync"
+    app = create_app(
+        {"CONTEXT_FACTORY": lambda: ctx, "DISPATCHER_FACTORY": lambda: CeleryDispatcher(broker)}
+    )
+    return app.test_client()
+
+
+def queued(settings) -> int:
+    return int(redis.Redis.from_url(settings.redis_url).llen("stocksync"))
+
+
+def test_healthz_checks_both_services(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_create_returns_202_with_a_link_and_enqueues_one_message_per_unit(client, settings):
+    response = client.post("/api/v1/runs", json=VALID)
+    assert response.status_code == 202
+    body = response.json
+    assert body["link"] == f"/api/v1/runs/{body['run_id']}" == response.headers["Location"]
+    assert (body["total"], body["pending"], body["skipped"]) == (3, 3, 0)
+    assert queued(settings) == 3
+
+    shown = client.get(body["link"]).json
+    for key in (
+        "total",
+        "done",
+        "success",
+        "failed",
+        "skipped",
+        "pending",
+        "percent",
+        "current_date",
+        "message",
+        "rows_written",
+        "started_at",
+        "finished_at",
+        "eta_s",
+    ):
+        assert key in shown  # fmt: skip
+    assert (shown["status"], shown["total"], shown["pending"], shown["percent"]) == (
+        "running", 3, 3, 0.0,
+    )  # fmt: skip
+
+
+def test_runs_are_listed_newest_first_with_pagination(client, ctx):
+    first = client.post("/api/v1/runs", json=VALID).json["run_id"]
+    holder = ctx.lock.holder()
+    ctx.lock.release(holder.run_id, holder.fence)  # let a second run start
+    second = client.post("/api/v1/runs", json=VALID | {"force": True}).json["run_id"]
+    page = client.get("/api/v1/runs?per_page=1").json
+    assert (page["total"], page["page"], page["per_page"]) == (2, 1, 1)
+    assert [r["id"] for r in page["items"]] == [second]
+    assert [r["id"] for r in client.get("/api/v1/runs?page=2&per_page=1").json["items"]] == [first]
+    assert client.get("/api/v1/runs?page=0").status_code == 400
+    assert client.get("/api/v1/runs?per_page=lots").json["error"]["field"] == "per_page"
+
+
+def test_conflict_is_409_naming_the_active_run(client):
+    first = client.post("/api/v1/runs", json=VALID).json
+    response = client.post("/api/v1/runs", json=VALID)
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "run_conflict"
+    assert response.json["error"]["active_run"] == first["link"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"start_date": "2025-13-01", "end_date": "2025-03-05"}, "start_date", "not a valid date"),
+        ({"start_date": "2025-03-06", "end_date": "2025-03-05"}, "start_date", "after end_date"),
+        (VALID | {"symbols": ["600046", "699998"]}, "symbols", "unknown stock code(s): 699998.SH"),
+        (VALID | {"symbols": ["hello"]}, "symbols", "not a stock code"),
+        (VALID | {"sources": ["tushare"]}, "sources", "unknown source"),
+        (VALID | {"periods": "hourly"}, "periods", "unknown period"),
+        (VALID | {"start": "2025-01-01"}, "start", "unknown field"),
+        ({"start_date": "2030-01-01", "end_date": "2030-01-02"}, "end_date", "in the future"),
+        ({"start_date": "2025-03-08", "end_date": "2025-03-09"}, "start_date", "no trading days"),
+    ],
+)
+def test_bad_requests_are_400_with_a_message_and_nothing_enqueued(
+    client, settings, body, field, words
+):
+    response = client.post("/api/v1/runs", json=body)
+    assert response.status_code == 400, response.json
+    error = response.json["error"]
+    assert error["code"] == "invalid_request" and error["field"] == field
+    assert words in error["message"]
+    assert queued(settings) == 0
+    assert client.get("/api/v1/runs").json["total"] == 0
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b""])
+def test_a_body_that_is_not_a_json_object_is_400(client, payload):
+    response = client.post("/api/v1/runs", data=payload, content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON object" in response.json["error"]["message"]
+
+
+def test_unknown_runs_and_routes_are_json_404s(client):
+    missing = client.get("/api/v1/runs/4242")
+    assert missing.status_code == 404
+    assert missing.json["error"] == {"code": "not_found", "message": "run 4242 does not exist"}
+    assert client.get("/api/v1/nothing-here").json["error"]["code"] == "not_found"
+    assert client.delete("/api/v1/runs").status_code == 405
+
+
+def test_preview_shows_the_plan_without_starting_anything(client, settings):
+    week = {"start_date": "2025-03-03", "end_date": "2025-03-07", "periods": ["daily", "weekly"]}
+    preview = client.post("/api/v1/runs/preview", json=week)
+    assert preview.status_code == 200
+    assert preview.json["units"] == 6 and preview.json["already_done"] == 0  # 5 days + 1 week
+    short = client.post("/api/v1/runs/preview", json=week | {"end_date": "2025-03-06"})
+    assert short.json["units"] == 4  # the week is not over on Thursday: no weekly bar yet
+    assert queued(settings) == 0 and client.get("/api/v1/runs").json["total"] == 0
