@@ -78,7 +78,6 @@ class Settings:
     visibility_timeout_s: int = 3600
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    log_level: str = "INFO"
     sim: SimSettings = field(default_factory=SimSettings)
     # Only the test suite uses these: run it against external servers instead of embedded ones.
     test_database_url: str | None = None
@@ -105,7 +104,6 @@ class Settings:
             visibility_timeout_s=_int(env, "STOCKSYNC_VISIBILITY_TIMEOUT_S", 3600),
             api_host=env.get("STOCKSYNC_API_HOST") or "127.0.0.1",
             api_port=_int(env, "STOCKSYNC_API_PORT", 8000),
-            log_level=(env.get("STOCKSYNC_LOG_LEVEL") or "INFO").upper(),
             sim=SimSettings(
                 seed=_int(env, "STOCKSYNC_SIM_SEED", 20240601),
                 stocks=_int(env, "STOCKSYNC_SIM_STOCKS", 5200),
@@ -147,7 +145,6 @@ class Settings:
             "STOCKSYNC_TASK_TIME_LIMIT_S": str(self.task_time_limit_s),
             "STOCKSYNC_LOCK_TTL_S": str(self.lock_ttl_s),
             "STOCKSYNC_VISIBILITY_TIMEOUT_S": str(self.visibility_timeout_s),
-            "STOCKSYNC_LOG_LEVEL": self.log_level,
             "STOCKSYNC_SIM_SEED": str(self.sim.seed),
             "STOCKSYNC_SIM_STOCKS": str(self.sim.stocks),
             "STOCKSYNC_SIM_LATENCY_MS": str(self.sim.latency_ms),
