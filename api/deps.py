@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from flask import current_app
@@ -9,18 +10,24 @@ from flask import current_app
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
 
+_building = threading.Lock()
+
+
+def _once(name: str, factory_key: str) -> object:
+    ext = current_app.extensions.setdefault("stocksync", {})
+    if name not in ext:
+        with _building:  # the server is threaded: build each handle once
+            if name not in ext:
+                factory: Callable[[], object] = current_app.config[factory_key]
+                ext[name] = factory()
+    return ext[name]
+
 
 def app_context() -> Context:
     """The process-wide stocksync Context of the running Flask app (built on first use)."""
-    ext = current_app.extensions.setdefault("stocksync", {})
-    if "context" not in ext:
-        factory: Callable[[], Context] = current_app.config["CONTEXT_FACTORY"]
-        ext["context"] = factory()
-    return ext["context"]  # type: ignore[no-any-return]
+    return _once("context", "CONTEXT_FACTORY")  # type: ignore[return-value]
 
 
 def dispatcher() -> Dispatcher:
-    ext = current_app.extensions.setdefault("stocksync", {})
-    if "dispatcher" not in ext:
-        ext["dispatcher"] = current_app.config["DISPATCHER_FACTORY"]()
-    return ext["dispatcher"]  # type: ignore[no-any-return]
+    """The dispatcher that enqueues units (Celery by default)."""
+    return _once("dispatcher", "DISPATCHER_FACTORY")  # type: ignore[return-value]

@@ -113,6 +113,9 @@ def sync(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             interrupted = True
             view = runs.run_view(ctx, created.run_id)
+        except render.WorkersGone as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            return EXIT_UNAVAILABLE
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for proc in spawned:

@@ -21,6 +21,10 @@ from rich.table import Table
 ACTIVE = ("pending", "running", "paused")
 
 
+class WorkersGone(RuntimeError):
+    """Every worker process the CLI started has exited while the run was still active."""
+
+
 def follow(
     console: Console,
     poll: Callable[[], dict[str, Any]],
@@ -42,7 +46,7 @@ def follow(
         task = bar.add_task("sync", total=view["total"], **_fields(view))
         while view["status"] in ACTIVE:
             if workers and all(w.poll() is not None for w in workers):
-                raise RuntimeError("the local worker processes exited; see the worker log")
+                raise WorkersGone("the local worker processes exited; see the worker log")
             time.sleep(interval_s)
             view = poll()
             bar.update(task, total=view["total"], completed=view["done"], **_fields(view))

@@ -67,3 +67,50 @@ def test_dry_run_previews_the_plan(ctx, settings):
                        "--dry-run", "--json", timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert '"units": 3' in result.stdout and '"expected_calls": 3' in result.stdout
+
+
+def test_up_serves_the_api_with_workers_and_stops_cleanly_on_ctrl_c(ctx, settings):
+    import os
+    import signal
+    import socket
+
+    import psutil
+    import requests
+    from e2e_support import wait_for  # type: ignore[import-not-found]
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up", "--port", str(port)],
+        env=service_env(settings), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy():
+            try:
+                return requests.get(f"{base}/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(healthy, timeout=60)
+        run = requests.post(f"{base}/api/v1/runs", json={"start_date": "2025-03-03",
+                            "end_date": "2025-03-04"}, timeout=30).json()  # fmt: skip
+        done = wait_for(
+            lambda: (
+                (v := requests.get(f"{base}{run['link']}", timeout=5).json())["status"] == "success"
+                and v
+            ),
+            timeout=90,
+        )
+        assert done["success"] == 2
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2  # the API server and a worker (with its pool)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "stocksync is up" in output and "stopping" in output
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
