@@ -85,20 +85,12 @@ def sync(args: argparse.Namespace) -> int:
     spawned = []
     if _workers_online(ctx) == 0:
         count = args.workers or 1
-        env = processes.child_env(settings, ctx.urls)
-        for n in range(count):
-            spawned.append(
-                processes.start_worker(
-                    env,
-                    concurrency=settings.worker_concurrency,
-                    name=f"stocksync-sync-{n}",
-                    log_path=settings.data_dir / "logs" / "worker.log",
-                    loglevel="WARNING",
-                )
-            )
+        spawned = processes.start_workers(
+            settings, ctx.urls, count=count, role="sync", loglevel="WARNING"
+        )
         err.print(
             f"[dim]started {count} local worker process(es) × {settings.worker_concurrency}; "
-            f"log: {settings.data_dir / 'logs' / 'worker.log'}[/dim]"
+            f"log: {processes.worker_log(settings)}[/dim]"
         )
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
@@ -186,20 +178,11 @@ def up(args: argparse.Namespace) -> int:
     port = args.port or settings.api_port
     urls = resolve_service_urls(settings)
     upgrade(urls.database_url)
-    env = processes.child_env(settings, urls)
-    children = [processes.start_api(env, host=host, port=port)]
-    for n in range(args.workers or 1):
-        children.append(
-            processes.start_worker(
-                env,
-                concurrency=settings.worker_concurrency,
-                name=f"stocksync-up-{n}",
-                log_path=settings.data_dir / "logs" / "worker.log",
-            )
-        )
+    children = [processes.start_api(processes.child_env(settings, urls), host=host, port=port)]
+    children += processes.start_workers(settings, urls, count=args.workers or 1, role="up")
     console.print(
         f"stocksync is up: API http://{host}:{port}/api/v1/runs · PostgreSQL {urls.database_url}"
-        f" · Redis {urls.redis_url}\nworker log: {settings.data_dir / 'logs' / 'worker.log'}"
+        f" · Redis {urls.redis_url}\nworker log: {processes.worker_log(settings)}"
         " · Ctrl-C stops everything"
     )
     try:

@@ -43,6 +43,27 @@ def start_worker(
     )  # fmt: skip
 
 
+def start_workers(
+    settings: Settings, urls: ServiceUrls, *, count: int, role: str, loglevel: str = "INFO"
+) -> list[subprocess.Popen[bytes]]:
+    """Start ``count`` worker processes for this CLI command (named after ``role``)."""
+    env = child_env(settings, urls)
+    return [
+        start_worker(
+            env,
+            concurrency=settings.worker_concurrency,
+            name=f"stocksync-{role}-{n}",
+            log_path=worker_log(settings),
+            loglevel=loglevel,
+        )
+        for n in range(count)
+    ]
+
+
+def worker_log(settings: Settings) -> Path:
+    return settings.data_dir / "logs" / "worker.log"
+
+
 def start_api(env: Mapping[str, str], *, host: str, port: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "api.serve", "--host", host, "--port", str(port)]
     return subprocess.Popen(cmd, env=dict(env), cwd=REPO_ROOT, start_new_session=True)

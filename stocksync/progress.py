@@ -80,22 +80,8 @@ def initialise(
     client: redis.Redis, run_id: int, *, total: int, skipped: int, started_at: float | None = None
 ) -> None:
     """Start counting for a run: ``total`` items of which ``skipped`` are already done."""
-    progress, finished = _keys(run_id)
-    pipe = client.pipeline()
-    pipe.delete(progress, finished)
-    pipe.hset(
-        progress,
-        mapping={
-            "total": total,
-            "success": 0,
-            "failed": 0,
-            "skipped": skipped,
-            "rows": 0,
-            "started_at": started_at if started_at is not None else _now(),
-        },
-    )
-    pipe.expire(progress, TTL_S)
-    pipe.execute()
+    counts = {ItemStatus.PENDING: total - skipped, ItemStatus.SKIPPED: skipped}
+    _write(client, run_id, counts=counts, finished_ids=[], rows=0, started_at=started_at)
 
 
 def count_finished(
@@ -146,6 +132,22 @@ def rebuild(
     started_at: float | None,
 ) -> Counters:
     """Recreate the counters from the ledger (after Redis lost them)."""
+    _write(client, run_id, counts=counts, finished_ids=finished_ids, rows=rows,
+           started_at=started_at)  # fmt: skip
+    counters = read(client, run_id)
+    assert counters is not None
+    return counters
+
+
+def _write(
+    client: redis.Redis,
+    run_id: int,
+    *,
+    counts: Mapping[ItemStatus, int],
+    finished_ids: list[int],
+    rows: int,
+    started_at: float | None,
+) -> None:
     progress, finished = _keys(run_id)
     total = sum(counts.values())
     pipe = client.pipeline()
@@ -166,6 +168,3 @@ def rebuild(
     pipe.expire(progress, TTL_S)
     pipe.expire(finished, TTL_S)
     pipe.execute()
-    counters = read(client, run_id)
-    assert counters is not None
-    return counters
