@@ -80,6 +80,12 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     sim: SimSettings = field(default_factory=SimSettings)
+    source_timeout_s: float = 15.0
+    tushare_token: str | None = field(default=None, repr=False)  # a secret: never logged
+    tushare_url: str | None = None  # None: the library's own endpoint
+    baostock_addr: str | None = None  # "host:port"; None: the library's own server
+    # Calls per minute per source, shared by all workers (None: the source's default).
+    calls_per_minute: dict[str, int] = field(default_factory=dict)
     # Only the test suite uses these: run it against external servers instead of embedded ones.
     test_database_url: str | None = None
     test_redis_url: str | None = None
@@ -113,6 +119,15 @@ class Settings:
                 calls_per_minute=_int(env, "STOCKSYNC_SIM_CALLS_PER_MINUTE", 0),
                 garbage_rate=_float(env, "STOCKSYNC_SIM_GARBAGE_RATE", 0.0),
             ),
+            source_timeout_s=_float(env, "STOCKSYNC_SOURCE_TIMEOUT_S", 15.0),
+            tushare_token=env.get("TUSHARE_TOKEN") or env.get("STOCKSYNC_TUSHARE_TOKEN") or None,
+            tushare_url=env.get("STOCKSYNC_TUSHARE_URL") or None,
+            baostock_addr=env.get("STOCKSYNC_BAOSTOCK_ADDR") or None,
+            calls_per_minute={
+                name: _int(env, f"STOCKSYNC_{name.upper()}_CALLS_PER_MINUTE", 0)
+                for name in ("tushare", "akshare", "baostock")
+                if env.get(f"STOCKSYNC_{name.upper()}_CALLS_PER_MINUTE")
+            },
             test_database_url=env.get("STOCKSYNC_TEST_DATABASE_URL") or None,
             test_redis_url=env.get("STOCKSYNC_TEST_REDIS_URL") or None,
         )
@@ -153,6 +168,15 @@ class Settings:
             "STOCKSYNC_SIM_CALLS_PER_MINUTE": str(self.sim.calls_per_minute),
             "STOCKSYNC_SIM_GARBAGE_RATE": str(self.sim.garbage_rate),
         }
+        env["STOCKSYNC_SOURCE_TIMEOUT_S"] = str(self.source_timeout_s)
+        for name, limit in self.calls_per_minute.items():
+            env[f"STOCKSYNC_{name.upper()}_CALLS_PER_MINUTE"] = str(limit)
+        if self.tushare_url:
+            env["STOCKSYNC_TUSHARE_URL"] = self.tushare_url
+        if self.baostock_addr:
+            env["STOCKSYNC_BAOSTOCK_ADDR"] = self.baostock_addr
+        if self.tushare_token:
+            env["TUSHARE_TOKEN"] = self.tushare_token  # children need it; never logged
         if self.database_url:
             env["STOCKSYNC_DATABASE_URL"] = self.database_url
         if self.redis_url:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -54,6 +55,14 @@ class NoDataError(SourceError):
     """The source positively says it has no data for this request."""
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Whether a source can be used right now, and if not, why (shown to users)."""
+
+    ok: bool
+    reason: str = ""
+
+
 class CallQuota(Protocol):
     """A call budget shared across processes (see :mod:`stocksync.ratelimit`)."""
 
@@ -82,6 +91,10 @@ class Source(ABC):
     def can_serve(self, shape: Shape, period: Period) -> bool:
         return shape in self.shapes and period in self.periods
 
+    def availability(self) -> Availability:
+        """Library importable, credentials present, endpoint answering. Default: available."""
+        return Availability(True)
+
     @abstractmethod
     def securities(self) -> list[Security]:
         """Every stock the source knows, listed or delisted."""
@@ -101,6 +114,10 @@ class Source(ABC):
     def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
         """Adjustment factors of one stock between ``start`` and ``end`` inclusive."""
         raise NotImplementedError(f"{self.name} has no adjustment factors")
+
+    def market_adj_factors(self, trade_date: dt.date) -> list[AdjFactor]:
+        """Adjustment factors of every stock on ``trade_date`` (sources with MARKET_BY_DATE)."""
+        raise NotImplementedError(f"{self.name} cannot fetch factors for the whole market")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to release."""
