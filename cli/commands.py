@@ -19,6 +19,7 @@ from stocksync.context import Context, build_context
 from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnavailable
 from stocksync.execution import finalize_run
 from stocksync.services import embedded_status, resolve_service_urls, stop_embedded
+from stocksync.sources.status import source_statuses
 from stocksync.storage.migrate import upgrade
 
 EXIT_OK, EXIT_RUN_ERRORS, EXIT_INVALID, EXIT_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -140,6 +141,14 @@ def status(args: argparse.Namespace) -> int:
         return EXIT_OK
     listing = runs.list_runs(ctx, page=1, per_page=20)
     console.print_json(json.dumps(listing)) if args.json else render.run_list(console, listing)
+    return EXIT_OK
+
+
+@_friendly_errors
+def sources(args: argparse.Namespace) -> int:
+    ctx = build_context(_settings(), migrate=True)
+    statuses = source_statuses(ctx)
+    console.print_json(json.dumps(statuses)) if args.json else render.sources(console, statuses)
     return EXIT_OK
 
 

@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, help="worker processes")
     up.set_defaults(func=commands.up)
 
+    sources = sub.add_parser("sources", help="configured sources: availability, limits, circuits")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(func=commands.sources)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=commands.db_upgrade)

@@ -106,3 +106,18 @@ def run_list(console: Console, listing: dict[str, Any]) -> None:
             str(run["rows_written"]), run["finished_at"] or "—",
         )  # fmt: skip
     console.print(table)
+
+
+def sources(console: Console, statuses: list[dict[str, Any]]) -> None:
+    table = Table(title="sources (highest priority first)")
+    for column in ("#", "name", "available", "calls/min", "circuit", "last error"):
+        table.add_column(column)
+    for s in statuses:
+        ok = s.get("available")
+        available = "[green]yes[/green]" if ok else f"[red]no[/red] {s.get('reason', '')}"
+        last = s.get("last_error")
+        table.add_row(
+            str(s["priority"]), s["name"], available, str(s.get("calls_per_minute") or "—"),
+            s["circuit_detail"], f"{last['at']}: {last['message']}" if last else "—",
+        )  # fmt: skip
+    console.print(table)

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import redis
 from sqlalchemy import Engine
 
+from stocksync.breaker import CircuitBreaker
 from stocksync.config import Settings
 from stocksync.locking import RunLock
-from stocksync.ratelimit import RedisMinuteQuota
+from stocksync.ratelimit import TokenBucketQuota
 from stocksync.services import ServiceUrls, resolve_service_urls
 from stocksync.sources.registry import SourceRegistry
 from stocksync.storage.engine import make_engine
@@ -30,10 +31,13 @@ class Context:
     engine: Engine
     redis: redis.Redis
     sources: SourceRegistry
+    quota: TokenBucketQuota
     lock: RunLock = field(init=False)
+    breaker: CircuitBreaker = field(init=False)
 
     def __post_init__(self) -> None:
         self.lock = RunLock(self.redis, self.settings.lock_ttl_s)
+        self.breaker = CircuitBreaker(self.redis)
 
     def today(self) -> dt.date:
         """Today's date on the Shanghai market."""
@@ -51,10 +55,12 @@ def build_context(settings: Settings, *, migrate: bool = False, start: bool = Tr
     if migrate:
         upgrade(urls.database_url)
     client = redis.Redis.from_url(urls.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    quota = TokenBucketQuota(client)
     return Context(
         settings=settings,
         urls=urls,
         engine=make_engine(urls.database_url),
         redis=client,
-        sources=SourceRegistry(settings, RedisMinuteQuota(client)),
+        sources=SourceRegistry(settings, quota),
+        quota=quota,
     )

@@ -1,8 +1,13 @@
-"""Executing one unit of work, and finishing a run when its last unit ends.
+"""Executing one unit of work, with failover across sources, and finishing a run.
 
 ``run_unit`` is what the ``stocksync.sync_unit`` task calls. It is idempotent: a redelivered
 message for a finished item does nothing but make sure the item is counted; a message for an
 item whose worker died mid-way runs it again (bars are upserted, so nothing doubles).
+
+Sources are tried in the run's priority order, skipping those whose circuit breaker is open or
+that cannot serve the unit. A transient failure, a ban, a fatal error (bad token), "no data" or
+a reply with invalid rows moves on to the next source at once; when every source failed
+transiently the unit is retried later with backoff, bounded by ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -10,26 +15,32 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 
 from stocksync import progress
 from stocksync.context import Context
+from stocksync.dispatch import Dispatcher
 from stocksync.domain import RUN_ACTIVE_STATUSES, Bar, ItemStatus, RunStatus
 from stocksync.locking import Heartbeat
 from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,
     RateLimitedError,
+    Shape,
     Source,
     filter_codes,
 )
 from stocksync.storage import ledger
 from stocksync.storage.bars import write_bars
 from stocksync.storage.ledger import ItemRecord, RunRecord
-from stocksync.validation import validate_bars
+from stocksync.storage.quarantine import quarantine_rows
+from stocksync.validation import RejectedRow, validate_bars
 
 log = logging.getLogger(__name__)
 MAX_REJECTS_SHOWN = 5
+BAN_WAIT_S = 300.0  # a rate-limit wait longer than this is a ban: skip the source meanwhile
+FATAL_COOLDOWN_S = 3600.0
 
 
 class RetryLater(Exception):
@@ -43,18 +54,84 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class UnitOutcome:
-    """What happened to a unit: 'success', 'failed', 'already_done', 'run_inactive' or
-    'lock_lost' (the run lost its lock to a newer run; the item stays pending for a resume)."""
+    """What happened to a unit: 'success', 'failed', 'split', 'already_done', 'run_inactive'
+    or 'lock_lost' (the run lost its lock to a newer run; the item stays pending)."""
 
     outcome: str
     rows: int = 0
     message: str = ""
+    source: str | None = None
+
+
+@dataclass
+class _Attempt:
+    """What the sources said during one attempt at a unit."""
+
+    notes: list[str] = field(default_factory=list)
+    transient: bool = False
+    rate_wait: float | None = None
+    no_data: bool = False
+    breaker_wait: float | None = None  # every usable source is cooling down this long
+    best: tuple[Source, list[Bar], list[RejectedRow]] | None = None
 
 
 def backoff_seconds(attempt: int, base_s: float, max_s: float) -> float:
     """Exponential backoff with jitter: about base·2^(attempt−1), capped at ``max_s``."""
     cap = min(max_s, base_s * 2 ** max(0, attempt - 1))
     return round(cap / 2 + random.uniform(0, cap / 2), 2)
+
+
+def run_unit(ctx: Context, item_id: int, dispatcher: Dispatcher | None = None) -> UnitOutcome:
+    """Run one item: pick a source → fetch → validate → write bars → mark → count.
+
+    Raises :class:`RetryLater` when every usable source failed transiently or is rate-limited.
+    ``dispatcher`` enqueues per-stock units when a per-date unit must be split for a source that
+    can only serve one stock at a time.
+    """
+    with ctx.engine.begin() as conn:
+        item = ledger.claim_item(conn, item_id)
+        existing = item or ledger.get_item(conn, item_id)
+        run = ledger.get_run(conn, existing.run_id) if existing else None
+    if existing is None or run is None:
+        return UnitOutcome("already_done", message=f"item {item_id} does not exist")
+    if item is None:
+        _count(ctx, run, existing)
+        return UnitOutcome("already_done", rows=existing.rows)
+
+    if run.status not in RUN_ACTIVE_STATUSES:
+        _release(ctx, item, f"run {run.id} is {run.status}", refund=True)
+        return UnitOutcome("run_inactive", message=f"run {run.id} is {run.status}")
+    if run.fence is None or not ctx.lock.keep_alive(run.id, run.fence):
+        _release(ctx, item, "the run lost its lock to a newer run", refund=True)
+        return UnitOutcome("lock_lost", message="the run lost its lock to a newer run")
+    if item.attempts > ctx.settings.max_attempts:
+        return _fail(
+            ctx, run, item, f"gave up after {ctx.settings.max_attempts} attempts: {item.error}"
+        )
+    with Heartbeat(ctx.lock, run.id, run.fence):
+        return _work(ctx, run, item, dispatcher)
+
+
+def _candidates(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attempt) -> list[Source]:
+    usable = []
+    for name in run.spec.sources:
+        source = ctx.sources.get(name)
+        if item.period not in source.periods:
+            continue
+        if item.code is not None and (
+            Shape.STOCK_BY_RANGE not in source.shapes or not source.covers(item.code)
+        ):
+            continue
+        state = ctx.breaker.state(name)
+        if state.open and state.until is not None:
+            attempt.notes.append(f"{name} skipped: circuit {state.describe()}")
+            left = state.until - time.time()
+            attempt.breaker_wait = min(attempt.breaker_wait or left, left)
+            continue
+        usable.append(source)
+    if usable:
+        attempt.breaker_wait = None
+    return usable
 
 
 def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> list[Bar]:
@@ -66,87 +143,136 @@ def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> list[Bar]:
     return filter_codes(bars, frozenset(symbols) if symbols is not None else None)
 
 
-def run_unit(ctx: Context, item_id: int) -> UnitOutcome:
-    """Run one item: fetch → validate → write bars → mark the item → count it.
-
-    Raises :class:`RetryLater` for a transient or rate-limit failure that should be retried.
-    """
-    with ctx.engine.begin() as conn:
-        item = ledger.claim_item(conn, item_id)
-        if item is None:
-            existing = ledger.get_item(conn, item_id)
-            run = ledger.get_run(conn, existing.run_id) if existing else None
-        else:
-            run = ledger.get_run(conn, item.run_id)
-    if item is None:
-        if existing is None or run is None:
-            return UnitOutcome("already_done", message=f"item {item_id} does not exist")
-        _count(ctx, run, existing)
-        return UnitOutcome("already_done", rows=existing.rows)
-    assert run is not None
-
-    if run.status not in RUN_ACTIVE_STATUSES:
-        _release(ctx, item, f"run {run.id} is {run.status}", refund=True)
-        return UnitOutcome("run_inactive", message=f"run {run.id} is {run.status}")
-    if run.fence is None or not ctx.lock.keep_alive(run.id, run.fence):
-        _release(ctx, item, "the run lost its lock to a newer run", refund=True)
-        return UnitOutcome("lock_lost", message="the run lost its lock to a newer run")
-
-    max_attempts = ctx.settings.max_attempts
-    if item.attempts > max_attempts:
-        return _fail(ctx, run, item, f"gave up after {max_attempts} attempts: {item.error}")
-
-    source = ctx.sources.get(run.spec.sources[0])
-    with Heartbeat(ctx.lock, run.id, run.fence):
-        return _fetch_and_store(ctx, run, item, source)
+def _work(
+    ctx: Context, run: RunRecord, item: ItemRecord, dispatcher: Dispatcher | None
+) -> UnitOutcome:
+    attempt = _Attempt()
+    for source in _candidates(ctx, run, item, attempt):
+        if item.code is None and Shape.MARKET_BY_DATE not in source.shapes:
+            if dispatcher is None:
+                attempt.notes.append(f"{source.name} serves one stock at a time; cannot split")
+                continue
+            return _split(ctx, run, item, source, dispatcher)
+        bars = _try(ctx, source, run, item, attempt)
+        if bars is None:
+            continue
+        good, rejected = validate_bars(bars)
+        if not good and item.code is None:
+            attempt.notes.append(f"{source.name}: no bars for the whole market on {item.label}")
+            attempt.transient = True
+            continue
+        if rejected:
+            attempt.notes.append(f"{source.name}: {len(rejected)} invalid row(s)")
+            if attempt.best is None:
+                attempt.best = (source, good, rejected)
+            continue
+        ctx.breaker.record_success(source.name)
+        return _store(ctx, run, item, source, good, rejected=[], note=_joined(attempt.notes))
+    return _exhausted(ctx, run, item, attempt)
 
 
-def _fetch_and_store(ctx: Context, run: RunRecord, item: ItemRecord, source: Source) -> UnitOutcome:
-    max_attempts = ctx.settings.max_attempts
+def _try(
+    ctx: Context, source: Source, run: RunRecord, item: ItemRecord, attempt: _Attempt
+) -> list[Bar] | None:
+    """One call to one source; None when it failed (and why is noted in ``attempt``)."""
+    name = source.name
     try:
-        fetched = _fetch(source, run, item)
+        return _fetch(source, run, item)
     except RateLimitedError as exc:
-        _release(ctx, item, str(exc), refund=True)
+        if exc.limit_per_minute:
+            ctx.quota.tighten(name, exc.limit_per_minute)
+        if exc.wait_s > BAN_WAIT_S:
+            ctx.breaker.trip(name, f"banned or out of quota: {exc.message}", exc.wait_s)
+            attempt.notes.append(f"{name} banned for {exc.wait_s:.0f} s: {exc.message}")
+        else:
+            attempt.rate_wait = min(attempt.rate_wait or exc.wait_s, exc.wait_s)
+            attempt.notes.append(f"{name} rate-limited: {exc.message}")
+    except FatalSourceError as exc:
+        ctx.breaker.trip(name, exc.message, FATAL_COOLDOWN_S)
+        attempt.notes.append(f"{name} failed: {exc.message}")
+    except NoDataError as exc:
+        attempt.no_data = True
+        attempt.notes.append(f"{name}: no data ({exc.message})")
+    except NotImplementedError as exc:
+        attempt.notes.append(f"{name}: {exc}")
+    except Exception as exc:  # transient by contract, or unexpected: bounded retries
+        attempt.transient = True
+        ctx.breaker.record_failure(name, f"{type(exc).__name__}: {exc}")
+        attempt.notes.append(f"{name}: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _exhausted(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attempt) -> UnitOutcome:
+    """Every candidate source failed: retry later, or finish the item as well as it can be."""
+    notes = _joined(attempt.notes) or "no configured source can serve this unit"
+    wait = attempt.rate_wait if attempt.rate_wait is not None else attempt.breaker_wait
+    if wait is not None and attempt.best is None:
+        _release(ctx, item, notes, refund=True)  # waiting for quota or a cool-down is free
         # a wait past the broker's visibility timeout would deliver the message twice
-        wait = min(exc.wait_s + random.uniform(0, 1), ctx.settings.visibility_timeout_s / 2)
-        raise RetryLater(wait, str(exc)) from exc
-    except (FatalSourceError, NoDataError, NotImplementedError) as exc:
-        return _fail(ctx, run, item, str(exc))
-    except Exception as exc:  # transient by contract, or an unexpected error: retry, bounded
-        reason = f"{type(exc).__name__}: {exc}"
-        if item.attempts >= max_attempts:
-            return _fail(ctx, run, item, f"failed after {item.attempts} attempts: {reason}")
-        _release(ctx, item, reason, refund=False)
+        wait = min(wait + random.uniform(0, 1), ctx.settings.visibility_timeout_s / 2)
+        raise RetryLater(wait, notes)
+    if attempt.transient and item.attempts < ctx.settings.max_attempts:
+        _release(ctx, item, notes, refund=False)
         delay = backoff_seconds(
             item.attempts, ctx.settings.retry_backoff_s, ctx.settings.retry_backoff_max_s
         )
-        raise RetryLater(delay, reason) from exc
+        raise RetryLater(delay, notes)
+    if attempt.best is not None:
+        source, good, rejected = attempt.best
+        return _store(ctx, run, item, source, good, rejected, note=notes)
+    if attempt.no_data and not attempt.transient and item.code is not None:
+        return _store(ctx, run, item, None, [], rejected=[], note=f"no data: {notes}")
+    if attempt.transient:
+        notes = f"failed after {item.attempts} attempts: {notes}"
+    return _fail(ctx, run, item, notes)
 
-    good, rejected = validate_bars(fetched)
-    error = None
-    status = ItemStatus.SUCCESS
+
+def _store(
+    ctx: Context,
+    run: RunRecord,
+    item: ItemRecord,
+    source: Source | None,
+    good: list[Bar],
+    rejected: list[RejectedRow],
+    note: str,
+) -> UnitOutcome:
+    status, error = ItemStatus.SUCCESS, (note or None)
+    name = source.name if source else None
     if rejected:
         status = ItemStatus.FAILED
         shown = "; ".join(str(r) for r in rejected[:MAX_REJECTS_SHOWN])
         more = f" (+{len(rejected) - MAX_REJECTS_SHOWN} more)" if len(rejected) > 5 else ""
-        error = f"{len(rejected)} invalid row(s) not stored: {shown}{more}"
-    elif not good and item.code is None:
-        status = ItemStatus.FAILED
-        error = f"{source.name} returned no bars for the whole market on {item.label}"
+        error = f"{len(rejected)} invalid row(s) quarantined, not stored: {shown}{more}"
+        if note:
+            error += f" [{note}]"
     with ctx.engine.begin() as conn:
-        write_bars(conn, good, source=source.name)
-        ledger.finish_item(
-            conn, item.id, status=status, rows=len(good), source=source.name, error=error
-        )
-    finished = _replace(item, status=status, rows=len(good))
-    _count(ctx, run, finished)
-    return UnitOutcome(status.value, rows=len(good), message=error or "")
+        if name is not None:
+            write_bars(conn, good, source=name)
+            quarantine_rows(conn, rejected, run_id=run.id, item_id=item.id, source=name)
+        ledger.finish_item(conn, item.id, status=status, rows=len(good), source=name, error=error)
+    _count(ctx, run, replace(item, status=status, rows=len(good)))
+    return UnitOutcome(status.value, rows=len(good), message=error or "", source=name)
 
 
-def _replace(item: ItemRecord, *, status: ItemStatus, rows: int) -> ItemRecord:
-    from dataclasses import replace
+def _split(
+    ctx: Context, run: RunRecord, item: ItemRecord, source: Source, dispatcher: Dispatcher
+) -> UnitOutcome:
+    """Replace a per-date unit by one per-stock unit per stock listed that day."""
+    assert item.trade_date is not None
+    with ctx.engine.begin() as conn:
+        codes = ledger.codes_listed_on(conn, item.trade_date, run.spec.symbols)
+        child_ids = ledger.insert_children(conn, item, codes)
+        message = f"split into {len(codes)} per-stock units for {source.name}"
+        ledger.finish_item(conn, item.id, status=ItemStatus.SUCCESS, source=None, error=message)
+    progress.add_units(ctx.redis, run.id, len(child_ids))
+    if child_ids:
+        dispatcher.dispatch(run.id, child_ids)
+    _count(ctx, run, replace(item, status=ItemStatus.SUCCESS, rows=0))
+    return UnitOutcome("split", message=message, source=source.name)
 
-    return replace(item, status=status, rows=rows)
+
+def _joined(notes: list[str]) -> str:
+    return "; ".join(notes)
 
 
 def _release(ctx: Context, item: ItemRecord, error: str, *, refund: bool) -> None:
@@ -157,7 +283,7 @@ def _release(ctx: Context, item: ItemRecord, error: str, *, refund: bool) -> Non
 def _fail(ctx: Context, run: RunRecord, item: ItemRecord, error: str) -> UnitOutcome:
     with ctx.engine.begin() as conn:
         ledger.finish_item(conn, item.id, status=ItemStatus.FAILED, error=error)
-    _count(ctx, run, _replace(item, status=ItemStatus.FAILED, rows=0))
+    _count(ctx, run, replace(item, status=ItemStatus.FAILED, rows=0))
     log.warning("item %s of run %s failed: %s", item.id, run.id, error)
     return UnitOutcome("failed", message=error)
 
@@ -184,9 +310,10 @@ def finalize_run(ctx: Context, run_id: int) -> RunStatus | None:
         if counts[ItemStatus.PENDING] or counts[ItemStatus.RUNNING]:
             return None
         failed, success = counts[ItemStatus.FAILED], counts[ItemStatus.SUCCESS]
+        skipped = counts[ItemStatus.SKIPPED]
         if failed == 0:
             status = RunStatus.SUCCESS
-        elif success == 0 and counts[ItemStatus.SKIPPED] == 0:
+        elif success == 0 and skipped == 0:
             status = RunStatus.FAILED
         else:
             status = RunStatus.SUCCESS_WITH_ERRORS
@@ -198,16 +325,14 @@ def finalize_run(ctx: Context, run_id: int) -> RunStatus | None:
             run_id,
             fence=run.fence,
             status=status.value,
+            total=sum(counts.values()),
             success_count=success,
             failed_count=failed,
-            skipped_count=counts[ItemStatus.SKIPPED],
+            skipped_count=skipped,
             rows_written=rows,
             finished_at=now,
             duration_s=round((now - started).total_seconds(), 3),
-            message=(
-                f"{success} succeeded, {failed} failed, {counts[ItemStatus.SKIPPED]} skipped; "
-                f"{rows} rows written"
-            ),
+            message=f"{success} succeeded, {failed} failed, {skipped} skipped; {rows} rows written",
             error=f"{failed} unit(s) failed; see the run's failed items" if failed else None,
         )
     if not changed:

@@ -103,6 +103,13 @@ def count_finished(
     return read(client, run_id)
 
 
+def add_units(client: redis.Redis, run_id: int, count: int) -> None:
+    """A unit was split: ``count`` more units now belong to the run."""
+    progress, _ = _keys(run_id)
+    if count and client.exists(progress):
+        client.hincrby(progress, "total", count)
+
+
 def read(client: redis.Redis, run_id: int) -> Counters | None:
     """The run's counters, or None when Redis has none (lost, expired or never set)."""
     progress, _ = _keys(run_id)

@@ -1,4 +1,10 @@
-"""A per-source call quota shared by every worker process, kept in Redis."""
+"""Per-source call budgets shared by every worker process, kept in Redis.
+
+A token bucket per source: ``burst`` calls may go at once, then calls are spaced evenly so that
+no 60-second window ever holds more than the per-minute limit (burst + refill over 60 s =
+limit). A limit a source reports in its own reply (tushare's "每分钟最多访问该接口N次")
+tightens the bucket for a day.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +12,66 @@ import time
 
 import redis
 
-_HIT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then tokens = capacity; ts = now end
+if now > ts then tokens = math.min(capacity, tokens + (now - ts) * rate) end
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(math.max(now, ts)))
+redis.call('PEXPIRE', KEYS[1], 120000)
+return tostring(wait)
 """
+LEARNED_TTL_S = 24 * 3600
 
 
-class RedisMinuteQuota:
-    """Fixed one-minute windows: at most ``limit`` calls per source per wall-clock minute,
-    counted across all processes that share the Redis."""
+def bucket_shape(limit_per_minute: int) -> tuple[int, float]:
+    """(burst, refill per second) whose sum over any 60 s stays within ``limit_per_minute``."""
+    burst = max(1, limit_per_minute // 10)
+    rate = max(limit_per_minute - burst, 1) / 60.0
+    return burst, rate
+
+
+class TokenBucketQuota:
+    """The shared rate limiter. Implements :class:`stocksync.sources.base.CallQuota`."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    def acquire(self, source: str, limit_per_minute: int) -> float:
-        """0.0 when the call may go ahead, else the seconds until the next window opens."""
+    def _key(self, source: str) -> str:
+        return f"stocksync:bucket:{source}"
+
+    def effective_limit(self, source: str, configured: int) -> int:
+        """The configured limit, or a lower one the source itself reported."""
+        learned = self.client.get(f"{self._key(source)}:learned")
+        if learned is None:
+            return configured
+        return min(configured, int(learned)) if configured > 0 else int(learned)
+
+    def tighten(self, source: str, limit_per_minute: int) -> None:
+        """Remember a limit the source reported (kept for a day; only ever lowers)."""
         if limit_per_minute <= 0:
+            return
+        key = f"{self._key(source)}:learned"
+        current = self.client.get(key)
+        if current is None or int(current) > limit_per_minute:
+            self.client.set(key, limit_per_minute, ex=LEARNED_TTL_S)
+
+    def acquire(self, source: str, limit_per_minute: int, *, now: float | None = None) -> float:
+        """Take a token: 0.0 when the call may go now, else the seconds until one is free.
+        (``now`` is for tests; callers use the clock.)"""
+        limit = self.effective_limit(source, limit_per_minute)
+        if limit <= 0:
             return 0.0
-        now = time.time()
-        window = int(now // 60)
-        key = f"stocksync:quota:{source}:{window}"
-        count = int(self.client.eval(_HIT, 1, key, 61_000))
-        if count <= limit_per_minute:
-            return 0.0
-        return max(0.05, (window + 1) * 60 - now)
+        burst, rate = bucket_shape(limit)
+        at = time.time() if now is None else now
+        return float(self.client.eval(_TAKE, 1, self._key(source), burst, rate, at))

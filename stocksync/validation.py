@@ -18,6 +18,7 @@ class RejectedRow:
     code: str
     trade_date: str
     reason: str
+    bar: Bar | None = None
 
     def __str__(self) -> str:
         return f"{self.code} {self.trade_date}: {self.reason}"
@@ -73,7 +74,7 @@ def validate_bars(bars: Iterable[Bar]) -> tuple[list[Bar], list[RejectedRow]]:
         if problem is None and key in seen:
             problem = "duplicate row for this code, period and date"
         if problem is not None:
-            rejected.append(RejectedRow(bar.code, bar.trade_date.isoformat(), problem))
+            rejected.append(RejectedRow(bar.code, bar.trade_date.isoformat(), problem, bar))
             continue
         seen.add(key)
         good.append(bar)

@@ -8,6 +8,7 @@ from celery import Task
 
 from stocksync.execution import RetryLater, run_unit
 from workers.app import app
+from workers.dispatch import CeleryDispatcher
 from workers.runtime import get_context
 
 
@@ -21,7 +22,7 @@ from workers.runtime import get_context
 def sync_unit(self: Task, item_id: int, run_id: int | None = None) -> dict[str, Any]:
     """Run one unit of work of a run. ``run_id`` is informational (shown in Flower)."""
     try:
-        outcome = run_unit(get_context(), int(item_id))
+        outcome = run_unit(get_context(), int(item_id), CeleryDispatcher(app))
     except RetryLater as later:
         raise self.retry(countdown=later.countdown, exc=later, max_retries=None) from later
     return {"item_id": item_id, "outcome": outcome.outcome, "rows": outcome.rows}

@@ -40,11 +40,18 @@ class TransientSourceError(SourceError):
 
 
 class RateLimitedError(SourceError):
-    """The source's quota is spent; retry after ``wait_s`` seconds without spending an attempt."""
+    """The source's quota is spent; retry after ``wait_s`` seconds without spending an attempt.
 
-    def __init__(self, source: str, message: str, wait_s: float) -> None:
+    ``limit_per_minute`` carries a limit the source reported, so the shared bucket can tighten.
+    A very long ``wait_s`` (a ban) makes the caller skip the source and fail over.
+    """
+
+    def __init__(
+        self, source: str, message: str, wait_s: float, limit_per_minute: int | None = None
+    ) -> None:
         super().__init__(source, message)
         self.wait_s = wait_s
+        self.limit_per_minute = limit_per_minute
 
 
 class FatalSourceError(SourceError):
@@ -90,6 +97,10 @@ class Source(ABC):
 
     def can_serve(self, shape: Shape, period: Period) -> bool:
         return shape in self.shapes and period in self.periods
+
+    def covers(self, code: str) -> bool:
+        """Whether the source has data for ``code`` at all (e.g. baostock has no BJ stocks)."""
+        return True
 
     def availability(self) -> Availability:
         """Library importable, credentials present, endpoint answering. Default: available."""

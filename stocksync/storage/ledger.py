@@ -133,6 +133,53 @@ def insert_items(
         conn.execute(insert(sync_items), rows[start : start + 5000])
 
 
+def insert_children(conn: Connection, parent: ItemRecord, codes: Sequence[str]) -> list[int]:
+    """Per-stock items for ``parent``'s trade date (idempotent: a repeated split adds none)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    assert parent.trade_date is not None
+    day = parent.trade_date
+    rows = [
+        {
+            "run_id": parent.run_id,
+            "parent_id": parent.id,
+            "unit_key": f"{parent.dataset}:{parent.period.value}:{code}:{day}:{day}",
+            "dataset": parent.dataset,
+            "period": parent.period.value,
+            "code": code,
+            "start_date": day,
+            "end_date": day,
+            "status": ItemStatus.PENDING.value,
+        }
+        for code in codes
+    ]
+    if not rows:
+        return []
+    stmt = pg_insert(sync_items).on_conflict_do_nothing().returning(sync_items.c.id)
+    return (
+        [int(i) for i in conn.execute(stmt, rows).scalars()]
+        if len(rows) == 1
+        else [int(r[0]) for r in conn.execute(stmt.values(rows)).all()]
+    )
+
+
+def codes_listed_on(conn: Connection, day: dt.date, symbols: Sequence[str] | None) -> list[str]:
+    """Stored securities listed on ``day`` (limited to ``symbols`` when given), by code."""
+    from stocksync.storage.schema import securities
+
+    query = (
+        select(securities.c.code)
+        .where(
+            securities.c.list_date <= day,
+            (securities.c.delist_date.is_(None)) | (securities.c.delist_date > day),
+        )
+        .order_by(securities.c.code)
+    )
+    if symbols is not None:
+        query = query.where(securities.c.code.in_(list(symbols)))
+    return list(conn.execute(query).scalars())
+
+
 def completed_unit_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
     """Which of ``keys`` some earlier run finished successfully."""
     keys = list(keys)

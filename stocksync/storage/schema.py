@@ -115,6 +115,7 @@ sync_items = Table(
     metadata,
     Column("id", BigInteger, primary_key=True),
     Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", BigInteger),  # a per-date unit split into per-stock units
     Column("unit_key", String(200), nullable=False),
     Column("dataset", String(24), nullable=False),
     Column("period", String(8), nullable=False),
@@ -135,3 +136,19 @@ sync_items = Table(
 )
 Index("ix_sync_items_run_id_status", sync_items.c.run_id, sync_items.c.status)
 Index("ix_sync_items_unit_key_status", sync_items.c.unit_key, sync_items.c.status)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", BigInteger, ForeignKey("sync_items.id", ondelete="CASCADE")),
+    Column("source", String(16), nullable=False),
+    Column("code", String(12), nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("trade_date", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("row", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_quarantine_run_id", quarantine.c.run_id)

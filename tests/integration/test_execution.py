@@ -84,7 +84,7 @@ def test_garbage_rows_are_rejected_with_reasons_and_never_stored(make_ctx, oracl
     outcomes = [run_unit(ctx, item) for item in items]
     assert {o.outcome for o in outcomes} == {"failed"}
     errors = [r.error for r in item_rows(ctx).values()]
-    assert all("invalid row(s) not stored" in e and "< low" in e for e in errors)
+    assert all("invalid row(s) quarantined, not stored" in e and "< low" in e for e in errors)
     assert any("wrong unit" in e for e in errors)
     days = oracle.trading_days(dt.date(2025, 3, 3), dt.date(2025, 3, 5))
     expected = oracle.expected(days)

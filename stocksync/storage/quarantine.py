@@ -1,0 +1,52 @@
+"""Rows a source sent that failed validation: kept with their reason, never in ``bars``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from stocksync.storage.schema import quarantine
+from stocksync.validation import RejectedRow
+
+
+def _jsonable(value: object) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def quarantine_rows(
+    conn: Connection, rejected: Sequence[RejectedRow], *, run_id: int, item_id: int, source: str
+) -> int:
+    """Keep ``rejected`` rows with their reasons; returns how many were kept."""
+    rows = [
+        {
+            "run_id": run_id,
+            "item_id": item_id,
+            "source": source,
+            "code": r.code,
+            "period": r.bar.period.value if r.bar else "daily",
+            "trade_date": dt.date.fromisoformat(r.trade_date),
+            "reason": r.reason,
+            "row": (
+                {k: _jsonable(v) for k, v in dataclasses.asdict(r.bar).items()} if r.bar else {}
+            ),
+        }
+        for r in rejected
+    ]
+    if rows:
+        conn.execute(insert(quarantine), rows)
+    return len(rows)
+
+
+def quarantined(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    """A run's quarantined rows, oldest first."""
+    query = select(quarantine).where(quarantine.c.run_id == run_id).order_by(quarantine.c.id)
+    return [dict(r._mapping) for r in conn.execute(query)]
