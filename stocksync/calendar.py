@@ -37,3 +37,21 @@ def period_end_dates(
 def calendar_horizon(end: dt.date) -> dt.date:
     """How far past ``end`` the calendar must be known to find the period ends up to ``end``."""
     return end + dt.timedelta(days=31)
+
+
+XSHG_LAST_KNOWN = dt.date(2026, 12, 31)
+
+
+def xshg_trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Open days from the offline XSHG calendar (``exchange_calendars``), which records the
+    exchange's holidays only up to 2026-12-31: asking beyond that is an error, not a guess."""
+    if end > XSHG_LAST_KNOWN:
+        raise ValueError(
+            f"the offline XSHG calendar only knows holidays up to {XSHG_LAST_KNOWN}; "
+            f"{end} is beyond it (a source's own calendar is needed)"
+        )
+    import exchange_calendars
+
+    calendar = exchange_calendars.get_calendar("XSHG", start=max(start, dt.date(1990, 12, 19)))
+    sessions = calendar.sessions_in_range(start.isoformat(), end.isoformat())
+    return [ts.date() for ts in sessions]

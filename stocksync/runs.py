@@ -40,8 +40,9 @@ def parse_spec(ctx: Context, body: object) -> RunSpec:
 
 
 def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
-    source = ctx.sources.get(spec.sources[0])
-    ensure_securities(conn, source)
+    sources = [ctx.sources.get(name) for name in spec.sources]
+    usable = [s for s in sources if not ctx.breaker.is_open(s.name)] or sources
+    ensure_securities(conn, usable)
     if spec.symbols is not None:
         universe = reference.load_securities(conn, spec.symbols)
         missing = sorted(set(spec.symbols) - {s.code for s in universe})
@@ -50,12 +51,12 @@ def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
             raise InvalidRequest(f"unknown stock code(s): {shown}", field="symbols")
     else:
         universe = reference.load_securities(conn)
-    period_dates = dates_by_period(conn, source, spec.periods, spec.start_date, spec.end_date)
+    period_dates = dates_by_period(conn, usable, spec.periods, spec.start_date, spec.end_date)
     return plan_run(
         spec,
         period_dates=period_dates,
         universe=universe,
-        source=source,
+        source=usable[0],
         parallelism=ctx.settings.worker_concurrency,
     )
 

@@ -153,7 +153,7 @@ def test_a_second_run_is_refused_while_one_is_active(ctx):
 
 def test_a_source_down_while_planning_is_a_clear_error_and_takes_no_lock(make_ctx):
     flaky = make_ctx(error_rate=1.0)
-    with pytest.raises(ServiceUnavailable, match="could not fetch the securities list from sim"):
+    with pytest.raises(ServiceUnavailable, match=r"securities list from any source \(sim: simulated"):
         start(flaky)
     assert flaky.lock.holder() is None
 
@@ -175,3 +175,19 @@ def test_preview_counts_units_already_done(ctx):
     assert preview["units"] == 3 and preview["already_done"] == 1
     assert preview["expected_calls"] == 2
     assert preview["shapes"] == {"daily": "market_by_date"}
+
+
+def test_the_calendar_falls_back_to_offline_xshg_and_says_when_it_cannot(make_ctx, oracle):
+    from stocksync.reference import ensure_calendar
+    from stocksync.storage.reference import load_trading_days
+
+    down = make_ctx(error_rate=1.0)
+    source = down.sources.get("sim")
+    start, end = dt.date(2025, 9, 29), dt.date(2025, 10, 10)  # golden week holidays inside
+    with down.engine.begin() as conn:
+        ensure_calendar(conn, [source], start, end)
+        assert load_trading_days(conn, start, end) == oracle.trading_days(start, end)
+    with pytest.raises(InvalidRequest) as info, down.engine.begin() as conn:
+        ensure_calendar(conn, [source], dt.date(2026, 12, 28), dt.date(2027, 1, 8))
+    assert "only knows holidays up to 2026-12-31" in info.value.message
+    assert "sim: simulated failure" in info.value.message
