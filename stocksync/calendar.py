@@ -50,8 +50,13 @@ def xshg_trading_days(start: dt.date, end: dt.date) -> list[dt.date]:
             f"the offline XSHG calendar only knows holidays up to {XSHG_LAST_KNOWN}; "
             f"{end} is beyond it (a source's own calendar is needed)"
         )
+    import warnings
+
     import exchange_calendars
 
-    calendar = exchange_calendars.get_calendar("XSHG", start=max(start, dt.date(1990, 12, 19)))
-    sessions = calendar.sessions_in_range(start.isoformat(), end.isoformat())
+    with warnings.catch_warnings():  # pandas deprecation chatter from inside the library
+        warnings.simplefilter("ignore")
+        first = max(start, dt.date(1990, 12, 19))
+        calendar = exchange_calendars.get_calendar("XSHG", start=first)
+        sessions = calendar.sessions_in_range(start.isoformat(), end.isoformat())
     return [ts.date() for ts in sessions]
