@@ -1,0 +1,11 @@
+"""Source ``tushare``: the tushare pro API (a token is required) through its own, unmodified
+client library (``tushare.pro_api``), redirected by ``STOCKSYNC_TUSHARE_URL``.
+
+- :mod:`.client`: the one gate every call passes (quota, client, error classification);
+- :mod:`.rows`: tushare's units and formats to canonical rows;
+- :mod:`.source`: :class:`TushareSource` and :func:`build_tushare_source`.
+"""
+
+from stocksync.sources.tushare.source import TushareSource, build_tushare_source
+
+__all__ = ["TushareSource", "build_tushare_source"]

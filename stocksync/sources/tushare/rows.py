@@ -1,0 +1,97 @@
+"""tushare's wire rows to canonical rows: lots (手) x100 -> shares, thousands of yuan (千元)
+x1000 -> yuan, ``YYYYMMDD`` -> dates, newest-first -> sorted, ``pct_chg`` recomputed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from stocksync.codes import board_of
+from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security
+from stocksync.errors import InvalidRequest
+
+BAR_FIELDS = ("ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "vol", "amount")
+FACTOR_FIELDS = ("ts_code", "trade_date", "adj_factor")
+CAL_FIELDS = ("cal_date", "is_open")
+BASIC_FIELDS = ("ts_code", "name", "exchange", "list_date", "delist_date")
+BAR_API = {Period.DAILY: "daily", Period.WEEKLY: "weekly", Period.MONTHLY: "monthly"}
+_EXCHANGE = {"SSE": Exchange.SH, "SZSE": Exchange.SZ, "BSE": Exchange.BJ}
+
+Row = tuple[Any, ...]
+
+
+def ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def parse_day(value: object) -> dt.date:
+    text = str(value)
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError(f"not a YYYYMMDD date: {text[:20]!r}")
+    return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def missing(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def number(value: object) -> float:
+    return math.nan if missing(value) else float(value)  # type: ignore[arg-type]
+
+
+def bars(period: Period, rows: Iterable[Row]) -> list[Bar]:
+    """``BAR_FIELDS`` rows as bars sorted by (code, date). A row whose volume or amount is
+    missing keeps ``amount`` NaN, so validation rejects it rather than storing volume 0."""
+    found = []
+    for code, day, o, h, lo, c, pre, vol, amount in rows:
+        close, pre_close = number(c), number(pre)
+        lots, thousands = number(vol), number(amount)
+        sound = math.isfinite(lots) and math.isfinite(thousands)
+        known_pre = math.isfinite(pre_close) and pre_close != 0
+        found.append(
+            Bar(
+                code=str(code),
+                period=period,
+                trade_date=parse_day(day),
+                open=number(o),
+                high=number(h),
+                low=number(lo),
+                close=close,
+                pre_close=pre_close if math.isfinite(pre_close) else None,
+                volume=round(lots * 100) if sound else 0,
+                amount=round(thousands * 1000, 2) if sound else math.nan,
+                # the truth's formula, rather than tushare's own rounding of it
+                pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if known_pre else None,
+            )
+        )
+    return sorted(found, key=lambda b: (b.code, b.trade_date))
+
+
+def factors(rows: Iterable[Row]) -> list[AdjFactor]:
+    """``FACTOR_FIELDS`` rows as factors sorted by (code, date)."""
+    found = [AdjFactor(str(c), parse_day(d), number(f)) for c, d, f in rows]
+    return sorted(found, key=lambda f: (f.code, f.trade_date))
+
+
+def security(row: Row) -> Security | None:
+    """A ``BASIC_FIELDS`` row as a Security; None for what is not an A-share stock."""
+    code, name, exchange, listed, delisted = row
+    text = str(code).upper()
+    digits, _, suffix = text.partition(".")
+    try:
+        board = board_of(digits)
+        where = Exchange(suffix)
+    except (InvalidRequest, ValueError, IndexError):
+        return None
+    if missing(listed) or (exchange in _EXCHANGE and _EXCHANGE[str(exchange)] is not where):
+        return None
+    return Security(
+        code=text,
+        name=str(name),
+        exchange=where,
+        board=board,
+        list_date=parse_day(listed),
+        delist_date=None if missing(delisted) else parse_day(delisted),
+    )

@@ -1,0 +1,257 @@
+"""``TushareSource``: bars, factors, calendar and securities from tushare pro."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from stocksync.config import Settings
+from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.sources.base import (
+    Availability,
+    CallQuota,
+    FatalSourceError,
+    NoDataError,
+    RateLimitedError,
+    Shape,
+    Source,
+    SourceError,
+    TransientSourceError,
+)
+from stocksync.sources.tushare import rows
+from stocksync.sources.tushare.client import BEIJING, PAGE_ROWS, Library, TushareClient
+
+DEFAULT_CALLS_PER_MINUTE = 200
+CHUNK_YEARS = 20  # one stock's range is asked for in spans that stay well under a page
+PROBE_TIMEOUT_S = 3.0  # availability(): how long the cheap probe call may take
+CODES_REFRESH_S = 600.0  # an unknown code re-reads the securities list at most this often
+T = TypeVar("T")
+
+
+def _beijing_today() -> dt.date:
+    return dt.datetime.now(BEIJING).date()
+
+
+def _spans(start: dt.date, end: dt.date) -> list[tuple[str, str]]:
+    """``[start, end]`` cut at year boundaries into spans of at most CHUNK_YEARS years."""
+    spans = []
+    while start <= end:
+        last = min(end, dt.date(start.year + CHUNK_YEARS - 1, 12, 31))
+        spans.append((rows.ymd(start), rows.ymd(last)))
+        start = last + dt.timedelta(days=1)
+    return spans
+
+
+class TushareSource(Source):
+    """tushare pro: both request shapes for daily, weekly and monthly bars, adjustment factors
+    per stock and per date, the SSE calendar and the securities list (listed, delisted, paused).
+
+    Every call goes through :class:`TushareClient`: the shared ``quota`` first (with
+    :attr:`calls_per_minute`, tightened to the per-minute limit tushare reports), then the
+    unmodified client, then classification into exactly one SourceError.
+    """
+
+    name = "tushare"
+    shapes = frozenset({Shape.MARKET_BY_DATE, Shape.STOCK_BY_RANGE})
+    periods = frozenset(Period)
+
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        url: str | None = None,
+        timeout_s: float = 15.0,
+        calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
+        quota: CallQuota | None = None,
+        page_rows: int = PAGE_ROWS,
+        today: Callable[[], dt.date] = _beijing_today,
+    ) -> None:
+        self._client = TushareClient(
+            token,
+            url=url,
+            timeout_s=timeout_s,
+            calls_per_minute=calls_per_minute,
+            quota=quota,
+            page_rows=page_rows,
+        )
+        self._today = today
+        self._lock = threading.Lock()
+        self._known_codes: frozenset[str] = frozenset()
+        self._known_at = -CODES_REFRESH_S
+
+    def __repr__(self) -> str:
+        c = self._client
+        return (
+            f"TushareSource(url={c.url or 'library default'!r}, timeout_s={c.timeout_s}, "
+            f"calls_per_minute={c.limit}, token={'set' if c.token else 'unset'})"
+        )
+
+    @property
+    def expected_latency_s(self) -> float:
+        return 0.3
+
+    @property
+    def calls_per_minute(self) -> int | None:
+        """The configured limit, tightened to the learned one; None when neither is set."""
+        return self._client.limit
+
+    @property
+    def learned_calls_per_minute(self) -> int | None:
+        """The lowest per-minute limit tushare has reported in a rate-limit reply."""
+        return self._client.learned_limit
+
+    def availability(self) -> Availability:
+        """Token present, library importable, endpoint answering a one-day calendar query."""
+        if self._client.token is None:
+            return Availability(False, "TUSHARE_TOKEN is not set")
+        try:
+            Library.load()
+        except ImportError as exc:
+            return Availability(False, f"the tushare library cannot be imported: {exc}")
+        today = rows.ymd(self._today())
+        try:
+            self._client.query(
+                "trade_cal",
+                rows.CAL_FIELDS,
+                timeout_s=min(PROBE_TIMEOUT_S, self._client.timeout_s),
+                exchange="SSE",
+                start_date=today,
+                end_date=today,
+            )
+        except RateLimitedError as exc:
+            return Availability(True, f"reachable but rate-limited: {exc.message}")
+        except SourceError as exc:
+            return Availability(False, exc.message)
+        return Availability(True)
+
+    def _convert(self, api_name: str, convert: Callable[[], T]) -> T:
+        try:
+            return convert()
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise TransientSourceError(self.name, f"{api_name}: malformed row ({exc})") from None
+
+    # -- reference data ------------------------------------------------------------------
+    def securities(self) -> list[Security]:
+        """Listed (L), delisted (D) and paused (P) stocks of SSE, SZSE and BSE."""
+        listing: list[rows.Row] = []
+        for status in ("L", "D", "P"):
+            listing += self._client.fetch("stock_basic", rows.BASIC_FIELDS, list_status=status)
+        converted = self._convert("stock_basic", lambda: [rows.security(r) for r in listing])
+        found = {sec.code: sec for sec in converted if sec is not None}
+        if not found:
+            raise TransientSourceError(self.name, "stock_basic: an empty securities list")
+        with self._lock:
+            self._known_codes, self._known_at = frozenset(found), time.monotonic()
+        return [found[code] for code in sorted(found)]
+
+    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """SSE open days in ``[start, end]``; FatalSourceError when tushare's calendar stops
+        before ``end`` (it is published about a year ahead)."""
+        if start > end:
+            return []
+        days = self._calendar(start, end)
+        known = max(days, default=None)
+        if known is None or known < end:
+            raise FatalSourceError(
+                self.name, f"tushare's trading calendar is only known up to {known}, not {end}"
+            )
+        return sorted(d for d, is_open in days.items() if is_open and start <= d <= end)
+
+    def _calendar(self, start: dt.date, end: dt.date) -> dict[dt.date, bool]:
+        found = self._client.fetch(
+            "trade_cal",
+            rows.CAL_FIELDS,
+            exchange="SSE",
+            start_date=rows.ymd(start),
+            end_date=rows.ymd(end),
+        )
+        return self._convert(
+            "trade_cal", lambda: {rows.parse_day(d): int(o) == 1 for d, o in found}
+        )
+
+    def _unknown(self, code: str) -> NoDataError | None:
+        """A NoDataError when tushare does not list ``code`` (after an empty reply for it)."""
+        with self._lock:
+            known, stale = self._known_codes, time.monotonic() - self._known_at > CODES_REFRESH_S
+        if code not in known and stale:
+            self.securities()  # the code may have listed since the list was read
+            with self._lock:
+                known = self._known_codes
+        if code in known:
+            return None
+        return NoDataError(self.name, f"tushare does not know the stock {code}")
+
+    def _empty_market(self, what: str, period: Period, day: dt.date) -> list[Any]:
+        """Explain an empty whole-market reply: [] on a closed day, else a SourceError."""
+        is_open = self._calendar(day, day).get(day)
+        if is_open is None:
+            raise NoDataError(self.name, f"tushare's calendar does not know {day}")
+        if not is_open:
+            if period is Period.DAILY:
+                return []
+            raise NoDataError(self.name, f"{day} is not a trading day: it ends no {period}")
+        if day >= self._today() - dt.timedelta(days=1):
+            raise TransientSourceError(self.name, f"{what} for {day} are not published yet")
+        hint = "" if period is Period.DAILY else f" (is it the last trading day of its {period}?)"
+        raise NoDataError(self.name, f"tushare has no {what} for trading day {day}{hint}")
+
+    # -- bars and factors ----------------------------------------------------------------
+    def market_bars(self, period: Period, trade_date: dt.date) -> list[Bar]:
+        """Every stock's bar for ``trade_date`` (the period's last trading day unless daily).
+
+        An empty reply is checked against the calendar: [] on a closed day (DAILY),
+        TransientSourceError when the day is too recent to be published, else NoDataError."""
+        api = rows.BAR_API[period]
+        found = self._client.fetch(api, rows.BAR_FIELDS, trade_date=rows.ymd(trade_date))
+        bars = self._convert(api, lambda: rows.bars(period, found))
+        return bars or self._empty_market(f"{period} bars", period, trade_date)
+
+    def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
+        """Bars of ``code`` in ``[start, end]`` (suspended days are absent); NoDataError for a
+        code tushare does not list, [] for a listed one without bars in the range."""
+        api = rows.BAR_API[period]
+        found = []
+        for lo, hi in _spans(start, end):
+            found += self._client.fetch(
+                api, rows.BAR_FIELDS, ts_code=code, start_date=lo, end_date=hi
+            )
+        bars = self._convert(api, lambda: rows.bars(period, found))
+        bars = [b for b in bars if b.code == code and start <= b.trade_date <= end]
+        if not bars and (unknown := self._unknown(code)):
+            raise unknown
+        return bars
+
+    def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
+        """hfq factors of ``code`` on each trading day in ``[start, end]``."""
+        found = []
+        for lo, hi in _spans(start, end):
+            found += self._client.fetch(
+                "adj_factor", rows.FACTOR_FIELDS, ts_code=code, start_date=lo, end_date=hi
+            )
+        factors = self._convert("adj_factor", lambda: rows.factors(found))
+        factors = [f for f in factors if f.code == code and start <= f.trade_date <= end]
+        if not factors and (unknown := self._unknown(code)):
+            raise unknown
+        return factors
+
+    def market_adj_factors(self, trade_date: dt.date) -> list[AdjFactor]:
+        """Every stock's factor on ``trade_date`` in one call ([] on a closed day)."""
+        found = self._client.fetch(
+            "adj_factor", rows.FACTOR_FIELDS, trade_date=rows.ymd(trade_date)
+        )
+        factors = self._convert("adj_factor", lambda: rows.factors(found))
+        return factors or self._empty_market("adjustment factors", Period.DAILY, trade_date)
+
+
+def build_tushare_source(settings: Settings, quota: CallQuota | None = None) -> TushareSource:
+    """A :class:`TushareSource` from ``settings`` (token, URL, timeout, calls per minute)."""
+    return TushareSource(
+        settings.tushare_token,
+        url=settings.tushare_url,
+        timeout_s=settings.source_timeout_s,
+        calls_per_minute=settings.calls_per_minute.get("tushare", DEFAULT_CALLS_PER_MINUTE),
+        quota=quota,
+    )

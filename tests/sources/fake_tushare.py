@@ -1,0 +1,406 @@
+"""A fake tushare pro server: the simulated market over tushare's HTTP protocol.
+
+It speaks the protocol exactly as ``tushare/pro/client.py`` uses it: ``POST {base}/{api_name}``
+with a JSON body ``{api_name, token, params, fields}``, answered by
+``{"code": 0, "msg": "", "data": {"fields": [...], "items": [[...]], "has_more": false}}``; an
+error is ``{"code": N, "msg": "...", "data": null}``. Data comes in tushare's units and forms:
+``ts_code`` like ``600000.SH``, dates as ``YYYYMMDD`` strings, ``vol`` in lots (手), ``amount``
+in thousands of yuan (千元), rows newest first, suspended days absent, at most ``page_rows``
+rows per call from ``offset``.
+
+Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time), so
+tests can count calls and check rate limits; ``per_minute_limit`` makes the server enforce a
+per-minute limit of its own with tushare's reply, and :meth:`FakeTushare.force` queues
+arbitrary error replies.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from faults import Faults  # type: ignore[import-not-found]
+
+from stocksync.domain import Bar, Board, Exchange, Period, Security
+from stocksync.sim import SimMarket
+
+TEST_TOKEN = "tk-7f3a9c1e5b2d4f608a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d"
+BASE_PATH = "/dataapi"
+CALENDAR_START = dt.date(2005, 1, 1)  # the simulated calendar's span
+CALENDAR_END = dt.date(2026, 12, 31)
+STALL_MAX_S = 30.0
+
+MSG_TOKEN = "您的token不对，请确认。"
+MSG_PERMISSION = (
+    "抱歉，您没有访问该接口的权限，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+)
+MSG_DAILY_LIMIT = "抱歉，您每天最多访问该接口20000次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+MSG_INTERNAL = "-1000 系统内部错误"
+
+
+def per_minute_message(n: int) -> str:
+    return f"抱歉，您每分钟最多访问该接口{n}次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+
+
+BAR_FIELDS = [
+    "ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "change", "pct_chg",
+    "vol", "amount",
+]  # fmt: skip
+BASIC_FIELDS = [
+    "ts_code", "symbol", "name", "area", "industry", "market", "exchange", "list_status",
+    "list_date", "delist_date",
+]  # fmt: skip
+_PERIOD = {"daily": Period.DAILY, "weekly": Period.WEEKLY, "monthly": Period.MONTHLY}
+_EXCHANGE = {Exchange.SH: "SSE", Exchange.SZ: "SZSE", Exchange.BJ: "BSE"}
+_MARKET = {Board.MAIN: "主板", Board.STAR: "科创板", Board.CHINEXT: "创业板", Board.BSE: "北交所"}
+
+
+def ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _date(text: object, default: dt.date) -> dt.date:
+    if not text:
+        return default
+    s = str(text)
+    return dt.date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+
+
+def wire_bar(bar: Bar) -> dict[str, Any]:
+    """One bar as tushare's ``daily`` row: vol in lots, amount in thousands of yuan."""
+    pre = bar.pre_close or 0.0
+    return {
+        "ts_code": bar.code,
+        "trade_date": ymd(bar.trade_date),
+        "open": bar.open,
+        "high": bar.high,
+        "low": bar.low,
+        "close": bar.close,
+        "pre_close": bar.pre_close,
+        "change": round(bar.close - pre, 2),
+        "pct_chg": round((bar.close / pre - 1.0) * 100.0, 4) if pre else None,
+        "vol": bar.volume / 100,
+        "amount": bar.amount / 1000,
+    }
+
+
+class FakeTushare:
+    """The server. Use as a context manager, or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(self, market: SimMarket, *, token: str = TEST_TOKEN, page_rows: int = 6000):
+        self.market = market
+        self.token = token
+        self.page_rows = self._default_page_rows = page_rows
+        self.faults = Faults()
+        self.per_minute_limit: int | None = None  # the server's own limit, None: unlimited
+        self.unpublished: set[dt.date] = set()  # dates whose bars/factors are not out yet
+        self.requests: list[tuple[float, str]] = []  # (time.time(), api_name) of every request
+        self._accepted: collections.deque[float] = collections.deque()
+        self._forced: collections.deque[tuple[int, str]] = collections.deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- control -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{BASE_PATH}"
+
+    def start(self) -> FakeTushare:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.faults.clear()  # releases stalled handlers
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeTushare:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to a healthy server: no faults, limits, forced replies or recorded requests."""
+        self.faults.clear()
+        with self._lock:
+            self.per_minute_limit = None
+            self.unpublished.clear()
+            self.requests.clear()
+            self._accepted.clear()
+            self._forced.clear()
+            self.page_rows = self._default_page_rows
+
+    def force(self, code: int, msg: str, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``{"code": code, "msg": msg}``."""
+        with self._lock:
+            self._forced.extend([(code, msg)] * times)
+
+    def count(self, api_name: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for _, api in self.requests if api_name in (None, api))
+
+    # -- the protocol --------------------------------------------------------------------
+    def answer(self, api_name: str, body: dict[str, Any]) -> tuple[int, bytes | None]:
+        """The HTTP status and body for one request (body None: drop the connection)."""
+        with self._lock:
+            self.requests.append((time.time(), api_name))
+        faults = self.faults.take()
+        if faults.latency_s:
+            time.sleep(faults.latency_s)
+        if faults.drop:
+            return 0, None
+        if faults.stall:
+            began = time.monotonic()
+            while self.faults.stall and time.monotonic() - began < STALL_MAX_S:
+                time.sleep(0.02)
+            return 0, None  # the client has given up long ago: never answer
+        if faults.server_error:
+            return 500, b"<html><body><h1>500 Internal Server Error</h1></body></html>"
+        if faults.bad_json:
+            return 200, b"<html><body>502 Bad Gateway</body></html>"
+        if faults.auth:
+            return _error(40101, MSG_TOKEN)
+        if faults.rate_limit:
+            return _error(40203, per_minute_message(50))
+        with self._lock:
+            forced = self._forced.popleft() if self._forced else None
+        if forced is not None:
+            return _error(*forced)
+        if body.get("token") != self.token:
+            return _error(40101, MSG_TOKEN)
+        if self._over_limit():
+            return _error(40203, per_minute_message(self.per_minute_limit or 0))
+        handler = self._apis().get(api_name)
+        if handler is None:
+            return _error(-2001, "请指定正确的接口名")
+        params = body.get("params") or {}
+        rows, fields = handler(params)
+        if faults.garbage and api_name in _PERIOD:
+            rows = _garble(rows)
+        offset = int(params.get("offset") or 0)
+        limit = min(int(params.get("limit") or self.page_rows), self.page_rows)
+        rows = rows[offset : offset + limit]
+        wanted = [f.strip() for f in str(body.get("fields") or "").split(",") if f.strip()]
+        columns = [f for f in wanted if f in fields] if wanted else fields
+        data = {
+            "fields": columns,
+            "items": [[row.get(c) for c in columns] for row in rows],
+            "has_more": False,
+        }
+        return 200, json.dumps({"code": 0, "msg": "", "data": data}).encode()
+
+    def _over_limit(self) -> bool:
+        with self._lock:
+            if not self.per_minute_limit:
+                return False
+            now = time.monotonic()
+            while self._accepted and self._accepted[0] <= now - 60.0:
+                self._accepted.popleft()
+            if len(self._accepted) >= self.per_minute_limit:
+                return True
+            self._accepted.append(now)
+            return False
+
+    def _apis(
+        self,
+    ) -> dict[str, Callable[[dict[str, Any]], tuple[list[dict[str, Any]], list[str]]]]:
+        return {
+            "daily": lambda p: (self._bars(Period.DAILY, p), BAR_FIELDS),
+            "weekly": lambda p: (self._bars(Period.WEEKLY, p), BAR_FIELDS),
+            "monthly": lambda p: (self._bars(Period.MONTHLY, p), BAR_FIELDS),
+            "adj_factor": lambda p: (self._factors(p), ["ts_code", "trade_date", "adj_factor"]),
+            "trade_cal": lambda p: (
+                self._calendar(p),
+                ["exchange", "cal_date", "is_open", "pretrade_date"],
+            ),
+            "stock_basic": lambda p: (self._basic(p), BASIC_FIELDS),
+        }
+
+    def _codes(self, params: dict[str, Any]) -> list[str]:
+        return [c.strip() for c in str(params.get("ts_code") or "").split(",") if c.strip()]
+
+    def _bars(self, period: Period, params: dict[str, Any]) -> list[dict[str, Any]]:
+        codes = self._codes(params)
+        bars: list[Bar] = []
+        if params.get("trade_date"):
+            day = _date(params["trade_date"], CALENDAR_END)
+            if day in self.unpublished:
+                return []
+            try:
+                bars = self.market.bars_for_date(day, period)
+            except ValueError:  # not a period end, or past the calendar
+                return []
+            if codes:
+                bars = [b for b in bars if b.code in codes]
+        else:
+            start = _date(params.get("start_date"), CALENDAR_START)
+            end = min(_date(params.get("end_date"), CALENDAR_END), CALENDAR_END)
+            for code in codes:
+                try:
+                    bars += self.market.bars_for_code(code, start, end, period)
+                except KeyError:
+                    continue
+            bars = [b for b in bars if b.trade_date not in self.unpublished]
+        bars = [b for b in bars if b.trade_status == 1]  # tushare omits suspended days
+        bars.sort(key=lambda b: (-b.trade_date.toordinal(), b.code))
+        return [wire_bar(b) for b in bars]
+
+    def _factors(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        codes = self._codes(params)
+        if params.get("trade_date"):
+            day = _date(params["trade_date"], CALENDAR_END)
+            start = end = day
+            if day in self.unpublished or day > CALENDAR_END:
+                return []
+            if not codes:
+                codes = [s.code for s in self.market.securities() if s.is_listed_on(day)]
+        else:
+            start = _date(params.get("start_date"), CALENDAR_START)
+            end = min(_date(params.get("end_date"), CALENDAR_END), CALENDAR_END)
+        rows = []
+        for code in codes:
+            try:
+                found = self.market.adj_factors(code, start, end)
+            except KeyError:
+                continue
+            rows += [
+                {"ts_code": f.code, "trade_date": ymd(f.trade_date), "adj_factor": f.factor}
+                for f in found
+            ]
+        rows.sort(key=lambda r: (-int(r["trade_date"]), r["ts_code"]))
+        return rows
+
+    def _calendar(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if params.get("exchange") not in (None, "", "SSE", "SZSE", "BSE"):
+            return []
+        start = max(_date(params.get("start_date"), CALENDAR_START), CALENDAR_START)
+        end = min(_date(params.get("end_date"), CALENDAR_END), CALENDAR_END)
+        if start > end:
+            return []
+        open_days = set(self.market.trading_days(start, end))
+        before = self.market.trading_days(CALENDAR_START, start - dt.timedelta(days=1)) or [None]
+        rows = []
+        previous = before[-1]
+        day = start
+        while day <= end:
+            rows.append({
+                "exchange": params.get("exchange") or "SSE",
+                "cal_date": ymd(day),
+                "is_open": int(day in open_days),
+                "pretrade_date": ymd(previous) if previous else None,
+            })  # fmt: skip
+            if day in open_days:
+                previous = day
+            day += dt.timedelta(days=1)
+        wanted = params.get("is_open")
+        if wanted not in (None, ""):
+            rows = [r for r in rows if r["is_open"] == int(wanted)]
+        return rows[::-1]
+
+    def _basic(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        status = params.get("list_status") or "L"
+        exchange = params.get("exchange") or ""
+        codes = self._codes(params)
+        rows = []
+        for sec in self.market.securities():
+            row = basic_row(sec)
+            if row["list_status"] != status or (exchange and row["exchange"] != exchange):
+                continue
+            if codes and sec.code not in codes:
+                continue
+            rows.append(row)
+        return rows
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                prefix = BASE_PATH + "/"
+                api_name = self.path[len(prefix) :]
+                if not self.path.startswith(prefix) or not api_name.isidentifier():
+                    self._send(404, b"<html><body>404 Not Found</body></html>")
+                    return
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    self._send(400, b"bad request")
+                    return
+                status, payload = fake.answer(api_name, body)
+                if payload is None:  # drop: close the socket without an HTTP response
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                self._send(status, payload)
+
+            def _send(self, status: int, payload: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    self.close_connection = True  # the client gave up (timed out) meanwhile
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def _error(code: int, msg: str) -> tuple[int, bytes]:
+    return 200, json.dumps({"code": code, "msg": msg, "data": None}).encode()
+
+
+def basic_row(sec: Security) -> dict[str, Any]:
+    """A ``stock_basic`` row; a stock with a delisting date is listed as D."""
+    return {
+        "ts_code": sec.code,
+        "symbol": sec.code[:6],
+        "name": sec.name,
+        "area": None,
+        "industry": None,
+        "market": _MARKET[sec.board],
+        "exchange": _EXCHANGE[sec.exchange],
+        "list_status": "D" if sec.delist_date else "L",
+        "list_date": ymd(sec.list_date),
+        "delist_date": ymd(sec.delist_date) if sec.delist_date else None,
+    }
+
+
+def _garble(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two corrupted rows: high below low, and vol in shares instead of lots."""
+    traded = [i for i, r in enumerate(rows) if r["vol"] and r["amount"]]
+    rows = [dict(r) for r in rows]
+    if traded:
+        first = rows[traded[0]]
+        first["high"] = round(first["low"] - 0.01, 2)
+    if len(traded) > 1:
+        rows[traded[1]]["vol"] = rows[traded[1]]["vol"] * 100
+    return rows
+
+
+def running(market: SimMarket, **kwargs: Any) -> Iterator[FakeTushare]:
+    """A started fake for a fixture: ``yield from running(market)``."""
+    with FakeTushare(market, **kwargs) as fake:
+        yield fake

@@ -1,0 +1,402 @@
+"""The tushare adapter: the unmodified tushare client over a real socket to a fake tushare server
+serving the simulated market (tests/sources/fake_tushare.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import sys
+
+import fake_tushare  # type: ignore[import-not-found]
+import pytest
+import requests
+from contract import SourceContract  # type: ignore[import-not-found]
+from fake_tushare import (  # type: ignore[import-not-found]
+    MSG_DAILY_LIMIT,
+    MSG_INTERNAL,
+    MSG_PERMISSION,
+    MSG_TOKEN,
+    TEST_TOKEN,
+    FakeTushare,
+    per_minute_message,
+    running,
+    ymd,
+)
+
+from stocksync.config import Settings
+from stocksync.domain import Bar, Period
+from stocksync.sim import SimMarket
+from stocksync.sources.base import (
+    Availability,
+    FatalSourceError,
+    NoDataError,
+    RateLimitedError,
+    SourceError,
+    TransientSourceError,
+)
+from stocksync.sources.sim import sim_market
+from stocksync.sources.tushare import TushareSource, build_tushare_source
+
+TIMEOUT_S = 2.0
+START, END = dt.date(2024, 12, 2), dt.date(2025, 1, 31)
+EX_DATE_CODES = ("605685.SH", "000945.SZ")  # their factors change within START..END
+SUSPENDED_CODE = "002766.SZ"  # suspended on 15 days of START..END
+
+
+class RecordingQuota:
+    """A CallQuota that records its calls and answers from a script (0.0 once it runs out)."""
+
+    def __init__(self, waits: list[float] | None = None) -> None:
+        self.waits = list(waits or [])
+        self.calls: list[tuple[str, int]] = []
+
+    def acquire(self, source: str, limit_per_minute: int) -> float:
+        self.calls.append((source, limit_per_minute))
+        return self.waits.pop(0) if self.waits else 0.0
+
+
+def make_source(fake: FakeTushare, quota=None, **changes) -> TushareSource:
+    settings = Settings(
+        tushare_token=TEST_TOKEN, tushare_url=fake.url, source_timeout_s=TIMEOUT_S
+    ).with_overrides(**changes)
+    return build_tushare_source(settings, quota)
+
+
+@pytest.fixture(scope="session")
+def market() -> SimMarket:
+    return sim_market(20240601, 300)
+
+
+@pytest.fixture(scope="module")
+def fake(market):
+    yield from running(market)
+
+
+@pytest.fixture
+def faults(fake):
+    fake.reset()
+    yield fake.faults
+    fake.reset()
+
+
+@pytest.fixture
+def source(fake, faults) -> TushareSource:
+    return make_source(fake)
+
+
+class TestTushareContract(SourceContract):
+    CODES = (*EX_DATE_CODES, SUSPENDED_CODE, "688017.SH", "300002.SZ", "920047.BJ")
+    START = START
+    END = END
+    TIMEOUT_S = TIMEOUT_S
+
+    def expected_bars(self, bars: list[Bar]) -> list[Bar]:
+        return [b for b in bars if b.trade_status == 1]  # tushare omits suspended days
+
+    def test_the_sample_covers_the_boards_ex_dates_and_suspensions(self, market):
+        secs = {s.code: s for s in market.securities()}
+        assert {secs[c].board.value for c in self.CODES} == {"main", "star", "chinext", "bse"}
+        for code in self.CODES:
+            assert secs[code].list_date < START and secs[code].delist_date is None, code
+        for code in EX_DATE_CODES:
+            assert len({f.factor for f in market.adj_factors(code, START, END)}) > 1, code
+        daily = market.bars_for_code(SUSPENDED_CODE, START, END)
+        assert any(b.trade_status == 0 for b in daily)
+
+
+# -- units and fields ---------------------------------------------------------------------
+def _wire(fake: FakeTushare, api: str, **params) -> list[dict]:
+    body = {"api_name": api, "token": TEST_TOKEN, "params": params, "fields": ""}
+    reply = requests.post(f"{fake.url}/{api}", json=body, timeout=5).json()
+    assert reply["code"] == 0, reply
+    return [
+        dict(zip(reply["data"]["fields"], item, strict=True)) for item in reply["data"]["items"]
+    ]
+
+
+def test_volume_and_amount_are_converted_from_lots_and_thousands(source, fake, market):
+    code = EX_DATE_CODES[0]
+    wire = {
+        r["trade_date"]: r
+        for r in _wire(fake, "daily", ts_code=code, start_date=ymd(START), end_date=ymd(END))
+    }
+    truth = {b.trade_date: b for b in market.bars_for_code(code, START, END)}
+    assert list(wire) == sorted(wire, reverse=True)  # the wire is newest first ...
+    bars = source.stock_bars(code, Period.DAILY, START, END)
+    assert [ymd(b.trade_date) for b in bars] == sorted(wire)  # ... the bars oldest first
+    assert len(bars) > 20
+    for bar in bars:
+        row, true = wire[ymd(bar.trade_date)], truth[bar.trade_date]
+        assert row["vol"] > 0 and row["vol"] == true.volume / 100  # lots on the wire
+        assert row["amount"] == true.amount / 1000  # thousands of yuan on the wire
+        assert isinstance(bar.volume, int)
+        assert bar.volume == round(row["vol"] * 100) == true.volume
+        assert bar.amount == round(row["amount"] * 1000, 2) == true.amount
+
+
+def test_pct_chg_is_recomputed_not_trusted(source, market, monkeypatch):
+    original = fake_tushare.wire_bar
+    monkeypatch.setattr(fake_tushare, "wire_bar", lambda bar: {**original(bar), "pct_chg": 99.0})
+    day = market.trading_days(START, END)[5]
+    bars = source.market_bars(Period.DAILY, day)
+    truth = {b.code: b.pct_chg for b in market.bars_for_date(day)}
+    assert bars and all(b.pct_chg == truth[b.code] for b in bars)
+    assert all(b.turnover_pct is None and b.trade_status == 1 and not b.is_st for b in bars)
+
+
+def test_securities_and_their_dates_equal_the_truth(source, fake, market):
+    assert source.securities() == market.securities()
+    assert any(s.delist_date for s in market.securities())  # delisted ones come from status D
+    assert fake.count("stock_basic") == 3  # list_status L, D and P
+
+
+def test_a_calendar_that_stops_early_is_fatal(source):
+    with pytest.raises(FatalSourceError, match="only known up to 2026-12-31"):
+        source.trading_days(dt.date(2026, 12, 1), dt.date(2027, 1, 31))
+
+
+def test_whole_market_factors_equal_the_truth(source, fake, market):
+    day = market.trading_days(START, END)[10]
+    got = source.market_adj_factors(day)
+    listed = [s.code for s in market.securities() if s.is_listed_on(day)]
+    truth = [f for code in listed for f in market.adj_factors(code, day, day)]
+    assert got == truth and len(got) > 250
+    assert fake.count("adj_factor") == 1
+    assert source.market_adj_factors(dt.date(2025, 1, 1)) == []  # New Year: closed
+
+
+def test_full_pages_are_followed_with_offset(fake, faults, market):
+    fake.page_rows = 100
+    source = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=TIMEOUT_S, page_rows=100)
+    day = market.trading_days(START, END)[2]
+    truth = [b for b in market.bars_for_date(day) if b.trade_status == 1]
+    got = source.market_bars(Period.DAILY, day)
+    assert [(b.code, b.close) for b in got] == [(b.code, b.close) for b in truth]
+    assert len(truth) > 200 and fake.count("daily") == len(truth) // 100 + 1
+
+
+def test_a_long_range_is_fetched_in_spans(source, fake, market):
+    code = EX_DATE_CODES[1]
+    start = dt.date(2000, 1, 1)
+    got = source.stock_bars(code, Period.MONTHLY, start, END)
+    truth = market.bars_for_code(code, start, END, Period.MONTHLY)
+    assert len(truth) > 200  # monthly bars since 2005
+    assert [(b.trade_date, b.close, b.volume) for b in got] == [
+        (b.trade_date, b.close, b.volume) for b in truth
+    ]
+    assert fake.count("monthly") == 2  # 2000-2019 and 2020-2025
+
+
+def test_a_known_code_without_bars_in_range_is_empty_not_no_data(source, market):
+    sec = next(s for s in market.securities() if s.list_date > dt.date(2025, 6, 1))
+    before = sec.list_date - dt.timedelta(days=60), sec.list_date - dt.timedelta(days=1)
+    assert source.stock_bars(sec.code, Period.DAILY, *before) == []
+    assert source.adj_factors(sec.code, *before) == []
+    with pytest.raises(NoDataError):
+        source.adj_factors("600999.SH", START, END)
+
+
+# -- empty replies: "no data" only when the source positively says so --------------------
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.stock_bars("605685.SH", Period.DAILY, START, END),
+        lambda s: s.market_bars(Period.WEEKLY, dt.date(2025, 1, 24)),
+        lambda s: s.adj_factors("605685.SH", START, END),
+        lambda s: s.market_adj_factors(dt.date(2025, 1, 24)),
+        lambda s: s.securities(),
+        lambda s: s.trading_days(START, END),
+    ],
+)
+def test_an_http_500_is_transient_never_no_data(source, faults, call):
+    faults.set(server_error=True)
+    with pytest.raises(TransientSourceError, match="HTTP error"):
+        call(source)
+
+
+def test_an_http_404_is_transient(fake, faults):
+    source = TushareSource(TEST_TOKEN, url=fake.url + "/wrong", timeout_s=TIMEOUT_S)
+    with pytest.raises(TransientSourceError, match="HTTP error"):
+        source.market_bars(Period.DAILY, START)
+
+
+def test_an_empty_whole_market_reply_is_explained(fake, faults, market):
+    day = market.trading_days(START, END)[4]
+    fake.unpublished.add(day)
+    old = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=TIMEOUT_S)
+    with pytest.raises(NoDataError, match="no daily bars for trading day"):
+        old.market_bars(Period.DAILY, day)
+    fresh = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=TIMEOUT_S, today=lambda: day)
+    with pytest.raises(TransientSourceError, match="not published yet"):
+        fresh.market_bars(Period.DAILY, day)
+    with pytest.raises(TransientSourceError, match="not published yet"):
+        fresh.market_adj_factors(day)
+    assert old.market_bars(Period.DAILY, dt.date(2025, 1, 4)) == []  # a Saturday
+    with pytest.raises(NoDataError, match="not a trading day"):
+        old.market_bars(Period.WEEKLY, dt.date(2025, 1, 4))
+    with pytest.raises(NoDataError, match="last trading day of its weekly"):
+        old.market_bars(Period.WEEKLY, dt.date(2025, 1, 22))  # a Wednesday
+
+
+# -- rate limits and the shared quota -----------------------------------------------------
+def test_the_per_minute_limit_is_learned_from_the_message(fake, faults):
+    quota = RecordingQuota()
+    source = make_source(fake, quota)
+    assert source.calls_per_minute == 200 and source.learned_calls_per_minute is None
+    fake.force(40203, per_minute_message(37))
+    with pytest.raises(RateLimitedError) as info:
+        source.trading_days(START, END)
+    assert info.value.wait_s == 60 and info.value.limit_per_minute == 37  # for the shared bucket
+    assert source.learned_calls_per_minute == 37 and source.calls_per_minute == 37
+    source.trading_days(START, END)
+    assert quota.calls == [("tushare", 200), ("tushare", 37)]
+    fake.force(40203, per_minute_message(80))  # a looser limit never loosens ours
+    with pytest.raises(RateLimitedError):
+        source.trading_days(START, END)
+    assert source.calls_per_minute == 37
+
+
+def test_the_servers_own_limit_is_reported_as_rate_limited(fake, faults):
+    fake.per_minute_limit = 2
+    source = make_source(fake)
+    source.trading_days(START, END)
+    source.trading_days(START, END)
+    with pytest.raises(RateLimitedError):
+        source.trading_days(START, END)
+    assert source.learned_calls_per_minute == 2
+    assert fake.count("trade_cal") == 3
+
+
+def test_the_quota_is_asked_before_every_call_and_its_wait_honoured(fake, faults):
+    quota = RecordingQuota(waits=[0.0, 7.5])
+    source = make_source(fake, quota, calls_per_minute={"tushare": 120})
+    assert source.calls_per_minute == 120
+    source.trading_days(START, END)
+    with pytest.raises(RateLimitedError) as info:
+        source.trading_days(START, END)
+    assert info.value.wait_s == 7.5
+    assert quota.calls == [("tushare", 120)] * 2
+    assert fake.count() == 1  # the refused call never reached the server
+
+
+def test_the_in_process_quota_applies_without_a_shared_one(fake, faults):
+    source = make_source(fake, None, calls_per_minute={"tushare": 2})
+    source.trading_days(START, END)
+    source.trading_days(START, END)
+    with pytest.raises(RateLimitedError) as info:
+        source.trading_days(START, END)
+    assert 0 < info.value.wait_s <= 60 and fake.count() == 2
+
+
+def test_a_daily_limit_waits_until_the_next_beijing_day(source, fake):
+    fake.force(40203, MSG_DAILY_LIMIT)
+    with pytest.raises(RateLimitedError) as info:
+        source.market_bars(Period.DAILY, START)
+    assert 60 < info.value.wait_s <= 86_400 + 60
+
+
+@pytest.mark.parametrize(
+    ("code", "msg", "kind"),
+    [
+        (40101, MSG_TOKEN, FatalSourceError),
+        (40203, MSG_PERMISSION, FatalSourceError),
+        (-1000, MSG_INTERNAL, TransientSourceError),
+        (-2002, "服务器维护中", TransientSourceError),
+    ],
+)
+def test_error_replies_are_classified(source, fake, code, msg, kind):
+    fake.force(code, msg)
+    with pytest.raises(SourceError) as info:
+        source.stock_bars(EX_DATE_CODES[0], Period.DAILY, START, END)
+    assert type(info.value) is kind
+
+
+# -- the token is a secret ----------------------------------------------------------------
+def test_the_token_never_leaks(fake, faults, caplog):
+    caplog.set_level(logging.DEBUG)
+    source = make_source(fake)
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        with pytest.raises(SourceError) as info:
+            source.stock_bars(EX_DATE_CODES[0], Period.DAILY, START, END)
+        errors.append(info.value)
+
+    for fault in ("server_error", "bad_json", "drop", "auth", "rate_limit", "stall"):
+        faults.clear()
+        faults.set(**{fault: True})
+        attempt()
+    faults.clear()
+    for code, msg in [
+        (-1000, MSG_INTERNAL),
+        (40203, MSG_PERMISSION),
+        (40203, MSG_DAILY_LIMIT),
+        (-1, f"bad token {TEST_TOKEN} rejected"),
+    ]:  # a server echoing the token
+        fake.force(code, msg)
+        attempt()
+    bad = TushareSource("not-the-token", url=fake.url, timeout_s=TIMEOUT_S)
+    with pytest.raises(FatalSourceError) as info:
+        bad.trading_days(START, END)
+    errors.append(info.value)
+    texts = [repr(source), str(source), str(vars(source)), caplog.text]
+    for exc in errors:
+        texts += [str(exc), repr(exc), str(exc.__cause__), str(exc.__context__), str(exc.args)]
+    leaks = [t for t in texts if TEST_TOKEN in t]
+    assert not leaks, leaks
+    assert len(errors) == 11
+    assert "***" in str(errors[-2])
+
+
+# -- availability and configuration -------------------------------------------------------
+def test_availability_without_a_token(fake, faults):
+    source = make_source(fake, tushare_token=None)
+    assert source.availability() == Availability(False, "TUSHARE_TOKEN is not set")
+    with pytest.raises(FatalSourceError):
+        source.trading_days(START, END)
+    assert fake.count() == 0
+
+
+def test_availability_when_the_endpoint_does_not_answer(fake, faults):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    source = TushareSource(TEST_TOKEN, url=f"http://127.0.0.1:{port}/dataapi", timeout_s=TIMEOUT_S)
+    status = source.availability()
+    assert not status.ok and "connection failed" in status.reason
+    bad = TushareSource("not-the-token", url=fake.url, timeout_s=TIMEOUT_S)
+    status = bad.availability()
+    assert not status.ok and "token" in status.reason
+    faults.set(rate_limit=True)
+    assert make_source(fake).availability().ok  # busy is not unavailable
+
+
+def test_availability_probe_uses_a_short_timeout(fake, faults):
+    faults.set(stall=True)
+    source = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=30.0)
+    status = source.availability()
+    assert not status.ok and "timed out after 3.0 s" in status.reason
+
+
+def test_the_endpoint_is_redirected_through_the_client_class(fake, faults):
+    from tushare.pro.client import DataApi
+
+    source = make_source(fake)
+    source.trading_days(START, END)
+    assert DataApi._DataApi__http_url == fake.url
+    assert fake.count("trade_cal") == 1
+    assert source.name == "tushare" and source.expected_latency_s == pytest.approx(0.3)
+
+
+def test_availability_when_the_library_cannot_be_imported(fake, faults, monkeypatch):
+    from stocksync.sources.tushare.client import Library
+
+    monkeypatch.setattr(Library, "_loaded", None)
+    monkeypatch.setitem(sys.modules, "tushare", None)  # makes `import tushare` fail
+    source = make_source(fake)
+    status = source.availability()
+    assert not status.ok and "cannot be imported" in status.reason
+    with pytest.raises(FatalSourceError, match="cannot be imported"):
+        source.trading_days(START, END)
+    assert fake.count() == 0
