@@ -1,0 +1,1 @@
+"""Benchmarks for stocksync. ``python -m bench.ingest`` measures bar ingest end to end."""
