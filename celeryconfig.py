@@ -37,8 +37,9 @@ worker_prefetch_multiplier = 1
 worker_concurrency = _settings.worker_concurrency
 worker_cancel_long_running_tasks_on_connection_loss = True
 worker_hijack_root_logger = False
-worker_send_task_events = True
-task_send_sent_event = True
+worker_send_task_events = True  # Flower sees received/started/succeeded/failed
+# No extra "sent" event per message: it cost about a third of dispatch time for large runs.
+task_send_sent_event = False
 
 timezone = "Asia/Shanghai"
 enable_utc = True
