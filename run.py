@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
-DEMO_ARGS = ["--start", "2026-10-01", "--end", "2026-10-31", "--periods", "daily,weekly,monthly"]
+DEMO_ARGS = [
+    "--start", "2026-10-01", "--end", "2026-10-31", "--periods", "daily,weekly,monthly",
+    "--source", "sim",
+]  # fmt: skip
 
 
 def install(extra: str) -> None:

@@ -69,7 +69,10 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     embedded_redis_port: int = 0  # 0: pick a free port on first start and keep it
     worker_concurrency: int = 2
-    sources: tuple[str, ...] = ("sim",)
+    # Sources in priority order; None: tushare (when a token is set) > akshare > baostock,
+    # reordered by the seeds' TUSHARE_PRIORITY / AKSHARE_PRIORITY / BAOSTOCK_PRIORITY (1 first).
+    sources: tuple[str, ...] | None = None
+    source_priorities: dict[str, int] = field(default_factory=dict)
     max_attempts: int = 5
     retry_backoff_s: float = 2.0
     retry_backoff_max_s: float = 60.0
@@ -101,7 +104,12 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(env),
             embedded_redis_port=_int(env, "STOCKSYNC_EMBEDDED_REDIS_PORT", 0),
             worker_concurrency=_int(env, "STOCKSYNC_WORKER_CONCURRENCY", 2),
-            sources=_list(env, "STOCKSYNC_SOURCES", ("sim",)),
+            sources=_list(env, "STOCKSYNC_SOURCES", ()) or None,
+            source_priorities={
+                name: _int(env, f"{name.upper()}_PRIORITY", 0)
+                for name in ("tushare", "akshare", "baostock")
+                if env.get(f"{name.upper()}_PRIORITY")
+            },
             max_attempts=_int(env, "STOCKSYNC_MAX_ATTEMPTS", 5),
             retry_backoff_s=_float(env, "STOCKSYNC_RETRY_BACKOFF_S", 2.0),
             retry_backoff_max_s=_float(env, "STOCKSYNC_RETRY_BACKOFF_MAX_S", 60.0),
@@ -153,7 +161,6 @@ class Settings:
             "STOCKSYNC_DATA_DIR": str(self.data_dir),
             "STOCKSYNC_EMBEDDED_REDIS_PORT": str(self.embedded_redis_port),
             "STOCKSYNC_WORKER_CONCURRENCY": str(self.worker_concurrency),
-            "STOCKSYNC_SOURCES": ",".join(self.sources),
             "STOCKSYNC_MAX_ATTEMPTS": str(self.max_attempts),
             "STOCKSYNC_RETRY_BACKOFF_S": str(self.retry_backoff_s),
             "STOCKSYNC_RETRY_BACKOFF_MAX_S": str(self.retry_backoff_max_s),
@@ -169,6 +176,10 @@ class Settings:
             "STOCKSYNC_SIM_GARBAGE_RATE": str(self.sim.garbage_rate),
         }
         env["STOCKSYNC_SOURCE_TIMEOUT_S"] = str(self.source_timeout_s)
+        if self.sources is not None:
+            env["STOCKSYNC_SOURCES"] = ",".join(self.sources)
+        for name, priority in self.source_priorities.items():
+            env[f"{name.upper()}_PRIORITY"] = str(priority)
         for name, limit in self.calls_per_minute.items():
             env[f"STOCKSYNC_{name.upper()}_CALLS_PER_MINUTE"] = str(limit)
         if self.tushare_url:

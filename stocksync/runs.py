@@ -33,8 +33,8 @@ def parse_spec(ctx: Context, body: object) -> RunSpec:
     """Validate a run request body against the configured sources and today's date."""
     return parse_run_request(
         body,
-        known_sources=ctx.sources.names,
-        default_sources=ctx.sources.names[:1],
+        known_sources=ctx.sources.known,
+        default_sources=ctx.sources.names,
         today=ctx.today(),
     )
 

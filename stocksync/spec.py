@@ -147,6 +147,12 @@ def parse_run_request(
             )
         sources = _unique(names)
 
+    if not sources:
+        raise InvalidRequest(
+            "no source to sync from: set TUSHARE_TOKEN or STOCKSYNC_SOURCES, or ask for "
+            f"sources explicitly (known: {', '.join(known)})",
+            field="sources",
+        )
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise InvalidRequest("force must be true or false", field="force")

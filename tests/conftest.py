@@ -62,6 +62,7 @@ def settings(data_dir: Path) -> Iterator[Settings]:
     base = Settings(
         data_dir=data_dir,
         sim=SimSettings(stocks=TEST_SIM_STOCKS),
+        sources=("sim",),
         worker_concurrency=2,
         retry_backoff_s=0.2,
         retry_backoff_max_s=1.0,

@@ -17,14 +17,34 @@ def _sim(settings: Settings, quota: CallQuota | None) -> Source:
     return build_sim_source(settings.sim, quota)
 
 
-FACTORIES: dict[str, SourceFactory] = {"sim": _sim}
+def _tushare(settings: Settings, quota: CallQuota | None) -> Source:
+    from stocksync.sources.tushare import build_tushare_source
+
+    return build_tushare_source(settings, quota)
+
+
+FACTORIES: dict[str, SourceFactory] = {"sim": _sim, "tushare": _tushare}
+REAL_SOURCES_BY_PRIORITY = ("tushare", "akshare", "baostock")
+
+
+def default_order(settings: Settings) -> tuple[str, ...]:
+    """tushare (only with a token) > akshare > baostock, unless *_PRIORITY settings reorder
+    them (1 is first); only sources stocksync has an adapter for."""
+    names = [
+        name
+        for name in REAL_SOURCES_BY_PRIORITY
+        if name in FACTORIES and (name != "tushare" or settings.tushare_token)
+    ]
+    rank = {name: settings.source_priorities.get(name, i + 1) for i, name in enumerate(names)}
+    return tuple(sorted(names, key=lambda name: (rank[name], names.index(name))))
 
 
 class SourceRegistry:
     """The configured sources in priority order, built lazily and kept for the process."""
 
     def __init__(self, settings: Settings, quota: CallQuota | None = None) -> None:
-        unknown = [name for name in settings.sources if name not in FACTORIES]
+        configured = settings.sources if settings.sources is not None else default_order(settings)
+        unknown = [name for name in configured if name not in FACTORIES]
         if unknown:
             raise InvalidRequest(
                 f"STOCKSYNC_SOURCES names unknown source(s): {', '.join(unknown)}; "
@@ -32,16 +52,22 @@ class SourceRegistry:
             )
         self.settings = settings
         self.quota = quota
+        self._names = configured
         self._built: dict[str, Source] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Configured source names, highest priority first."""
-        return self.settings.sources
+        """The default sources of a run, highest priority first."""
+        return self._names
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        """Every source a run may name (the simulated market included)."""
+        return tuple(FACTORIES)
 
     def get(self, name: str) -> Source:
-        if name not in self.names:
-            raise InvalidRequest(f"source {name!r} is not configured", field="sources")
+        if name not in FACTORIES:
+            raise InvalidRequest(f"unknown source {name!r}", field="sources")
         if name not in self._built:
             self._built[name] = FACTORIES[name](self.settings, self.quota)
         return self._built[name]

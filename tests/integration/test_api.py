@@ -91,7 +91,7 @@ def test_conflict_is_409_naming_the_active_run(client):
         ({"start_date": "2025-03-06", "end_date": "2025-03-05"}, "start_date", "after end_date"),
         (VALID | {"symbols": ["600046", "699998"]}, "symbols", "unknown stock code(s): 699998.SH"),
         (VALID | {"symbols": ["hello"]}, "symbols", "not a stock code"),
-        (VALID | {"sources": ["tushare"]}, "sources", "unknown source"),
+        (VALID | {"sources": ["yahoo"]}, "sources", "unknown source"),
         (VALID | {"periods": "hourly"}, "periods", "unknown period"),
         (VALID | {"start": "2025-01-01"}, "start", "unknown field"),
         ({"start_date": "2030-01-01", "end_date": "2030-01-02"}, "end_date", "in the future"),
