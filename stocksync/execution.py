@@ -205,12 +205,16 @@ def _try(
 def _exhausted(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attempt) -> UnitOutcome:
     """Every candidate source failed: retry later, or finish the item as well as it can be."""
     notes = _joined(attempt.notes) or "no configured source can serve this unit"
-    wait = attempt.rate_wait if attempt.rate_wait is not None else attempt.breaker_wait
-    if wait is not None and attempt.best is None:
-        _release(ctx, item, notes, refund=True)  # waiting for quota or a cool-down is free
-        # a wait past the broker's visibility timeout would deliver the message twice
-        wait = min(wait + random.uniform(0, 1), ctx.settings.visibility_timeout_s / 2)
-        raise RetryLater(wait, notes)
+    if attempt.best is None and attempt.rate_wait is not None:
+        _release(ctx, item, notes, refund=True)  # waiting for quota is free
+        raise RetryLater(_bounded(ctx, attempt.rate_wait), notes)
+    if attempt.best is None and attempt.breaker_wait is not None:
+        # every source is cooling down: wait it out, spending an attempt so that a source
+        # that stays down fails the unit in the end instead of holding the run forever
+        if item.attempts < ctx.settings.max_attempts:
+            _release(ctx, item, notes, refund=False)
+            raise RetryLater(_bounded(ctx, attempt.breaker_wait), notes)
+        return _fail(ctx, run, item, f"failed after {item.attempts} attempts: {notes}")
     if attempt.transient and item.attempts < ctx.settings.max_attempts:
         _release(ctx, item, notes, refund=False)
         delay = backoff_seconds(
@@ -269,6 +273,12 @@ def _split(
         dispatcher.dispatch(run.id, child_ids)
     _count(ctx, run, replace(item, status=ItemStatus.SUCCESS, rows=0))
     return UnitOutcome("split", message=message, source=source.name)
+
+
+def _bounded(ctx: Context, wait_s: float) -> float:
+    """A retry delay with jitter, kept below half the broker's visibility timeout (a longer
+    one would have the message delivered twice)."""
+    return min(wait_s + random.uniform(0, 1), ctx.settings.visibility_timeout_s / 2)
 
 
 def _joined(notes: list[str]) -> str:

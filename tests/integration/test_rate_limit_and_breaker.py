@@ -64,7 +64,7 @@ def test_success_resets_the_failure_count(ctx):
     assert not breaker.record_failure("s", "y")
 
 
-def test_a_unit_whose_sources_are_all_cooling_down_waits_without_spending_attempts(ctx):
+def test_a_unit_whose_sources_are_all_cooling_down_waits_then_gives_up(ctx, settings):
     class Recorder:
         def dispatch(self, run_id, item_ids):
             self.ids = list(item_ids)
@@ -80,6 +80,22 @@ def test_a_unit_whose_sources_are_all_cooling_down_waits_without_spending_attemp
     assert "banned for testing" in later.value.reason
     ctx.breaker.reset("sim")
     assert run_unit(ctx, recorder.ids[0]).outcome == "success"
+
+
+def test_a_source_that_stays_down_fails_the_unit_after_max_attempts(ctx, settings):
+    class Recorder:
+        def dispatch(self, run_id, item_ids):
+            self.ids = list(item_ids)
+
+    recorder = Recorder()
+    runs.create_run(ctx, runs.parse_spec(ctx, {"start_date": "2025-03-03",
+                                               "end_date": "2025-03-03"}), recorder)  # fmt: skip
+    ctx.breaker.trip("sim", "down for good", 600)
+    for _ in range(settings.max_attempts - 1):
+        with pytest.raises(RetryLater):
+            run_unit(ctx, recorder.ids[0])
+    outcome = run_unit(ctx, recorder.ids[0])
+    assert outcome.outcome == "failed" and "down for good" in outcome.message
 
 
 def test_sources_endpoint_shows_availability_limits_and_circuits(ctx):
