@@ -8,7 +8,9 @@ tightens the bucket for a day.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 
 import redis
 
@@ -75,3 +77,22 @@ class TokenBucketQuota:
         burst, rate = bucket_shape(limit)
         at = time.time() if now is None else now
         return float(self.client.eval(_TAKE, 1, self._key(source), burst, rate, at))
+
+
+class InProcessQuota:
+    """At most ``limit`` calls in any 60 s window within this process: the fallback for a
+    source built without the shared quota (tests, one-off scripts)."""
+
+    def __init__(self) -> None:
+        self._calls: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, source: str, limit_per_minute: int) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self._calls and self._calls[0] <= now - 60.0:
+                self._calls.popleft()
+            if len(self._calls) >= limit_per_minute:
+                return max(0.001, self._calls[0] + 60.0 - now)
+            self._calls.append(now)
+            return 0.0

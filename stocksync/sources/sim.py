@@ -3,7 +3,6 @@ rate-limited so the sync machinery can be exercised offline."""
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import random
 import threading
@@ -14,6 +13,7 @@ from typing import TypeVar
 
 from stocksync.config import SimSettings
 from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.ratelimit import InProcessQuota
 from stocksync.sim import SimMarket
 from stocksync.sources.base import (
     CallQuota,
@@ -30,24 +30,6 @@ __all__ = ["CallQuota", "SimSource", "build_sim_source", "sim_market"]
 T = TypeVar("T")
 _WINDOW_S = 60.0
 _OVERHEAD_S = 0.005  # what one in-process call costs on top of the configured latency
-
-
-class _SlidingWindow:
-    """An in-process quota: at most ``limit`` calls in any 60 s window."""
-
-    def __init__(self) -> None:
-        self._calls: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def acquire(self, source: str, limit_per_minute: int) -> float:
-        now = time.monotonic()
-        with self._lock:
-            while self._calls and self._calls[0] <= now - _WINDOW_S:
-                self._calls.popleft()
-            if len(self._calls) >= limit_per_minute:
-                return max(0.001, self._calls[0] + _WINDOW_S - now)
-            self._calls.append(now)
-            return 0.0
 
 
 class SimSource(Source):
@@ -88,7 +70,7 @@ class SimSource(Source):
         self._latency_s = latency_ms / 1000.0
         self._error_rate = error_rate
         self._limit = calls_per_minute
-        self._quota: CallQuota = quota if quota is not None else _SlidingWindow()
+        self._quota: CallQuota = quota if quota is not None else InProcessQuota()
         self._random = random.Random(rng_seed)
         self._random_lock = threading.Lock()
         self._garbage_rate = garbage_rate

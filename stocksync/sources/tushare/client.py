@@ -14,10 +14,10 @@ import logging
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from stocksync.ratelimit import InProcessQuota
 from stocksync.sources.base import (
     CallQuota,
     FatalSourceError,
@@ -51,24 +51,6 @@ class Secret:
         return "'***'"
 
     __str__ = __repr__
-
-
-class InProcessQuota:
-    """At most ``limit`` calls in any 60 s window, for a source built without a shared quota."""
-
-    def __init__(self) -> None:
-        self._calls: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self, source: str, limit_per_minute: int) -> float:
-        now = time.monotonic()
-        with self._lock:
-            while self._calls and self._calls[0] <= now - 60.0:
-                self._calls.popleft()
-            if len(self._calls) >= limit_per_minute:
-                return max(0.001, self._calls[0] + 60.0 - now)
-            self._calls.append(now)
-            return 0.0
 
 
 class Library:
