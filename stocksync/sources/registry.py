@@ -23,7 +23,13 @@ def _tushare(settings: Settings, quota: CallQuota | None) -> Source:
     return build_tushare_source(settings, quota)
 
 
-FACTORIES: dict[str, SourceFactory] = {"sim": _sim, "tushare": _tushare}
+def _baostock(settings: Settings, quota: CallQuota | None) -> Source:
+    from stocksync.sources.baostock import build_baostock_source
+
+    return build_baostock_source(settings, quota)
+
+
+FACTORIES: dict[str, SourceFactory] = {"sim": _sim, "tushare": _tushare, "baostock": _baostock}
 REAL_SOURCES_BY_PRIORITY = ("tushare", "akshare", "baostock")
 
 

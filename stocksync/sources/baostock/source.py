@@ -1,0 +1,383 @@
+"""The baostock adapter: per-stock bars, factors, securities and calendar, classified errors.
+
+Every call goes through :meth:`BaostockSource._query`: blacklist memory, call quota, the
+process's session lock, login when needed, the library call and all its pages under a
+:class:`~stocksync.sources.baostock.session.Watchdog`, one retry after 10001001, and after any
+error a dropped session so the next call logs in on a new socket (a late reply to a timed-out
+request can never be read as the answer to the next one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from stocksync.codes import board_of, exchange_of, normalize_code
+from stocksync.config import Settings
+from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security
+from stocksync.errors import InvalidRequest
+from stocksync.ratelimit import InProcessQuota
+from stocksync.sources.baostock.session import (
+    OK,
+    SESSION,
+    BrokenOff,
+    Watchdog,
+    drain,
+    library,
+)
+from stocksync.sources.base import (
+    Availability,
+    CallQuota,
+    FatalSourceError,
+    NoDataError,
+    RateLimitedError,
+    Shape,
+    Source,
+    SourceError,
+    TransientSourceError,
+)
+
+log = logging.getLogger(__name__)
+
+NAME = "baostock"
+DEFAULT_CALLS_PER_MINUTE = 300
+BLACKLIST_WAIT_S = 4 * 3600.0  # 10001011: back off for hours, not seconds
+AVAILABILITY_TIMEOUT_S = 3.0
+_DAILY_FIELDS = (
+    "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,isST"
+)
+_PERIOD_FIELDS = "date,code,open,high,low,close,volume,amount,adjustflag,turn,pctChg"
+_FREQUENCY = {Period.DAILY: "d", Period.WEEKLY: "w", Period.MONTHLY: "m"}
+_RAW, _HFQ = "3", "1"
+
+NO_LOGIN = "10001001"
+LOGIN_COUNT_LIMIT = "10001005"
+BLACKLISTED = "10001011"
+PARSE_ERRORS = frozenset({"10004001", "10004002"})  # the reply arrived corrupted
+SYSTEM_ERROR = "10005001"
+
+
+class BaostockSource(Source):
+    """baostock: per-stock daily/weekly/monthly bars, factors, securities and the calendar."""
+
+    name = NAME
+    shapes = frozenset({Shape.STOCK_BY_RANGE})
+    periods = frozenset(Period)
+
+    def __init__(
+        self,
+        addr: tuple[str, int] | None = None,
+        *,
+        timeout_s: float = 15.0,
+        calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
+        quota: CallQuota | None = None,
+        blacklist_wait_s: float = BLACKLIST_WAIT_S,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.addr = addr
+        self.timeout_s = timeout_s
+        self.deadline_s = timeout_s * 3 + 5  # a whole call, every page included
+        self._limit = calls_per_minute
+        self._quota: CallQuota = quota if quota is not None else InProcessQuota()
+        self._blacklist_wait_s = blacklist_wait_s
+        self._blocked_until = 0.0
+
+    @property
+    def expected_latency_s(self) -> float:
+        return 0.16
+
+    @property
+    def calls_per_minute(self) -> int | None:
+        return self._limit or None
+
+    # -- the contract --------------------------------------------------------------------
+    def availability(self) -> Availability:
+        """The library imports and the server answers a login within a few seconds."""
+        try:
+            library()
+        except ImportError as exc:
+            return Availability(False, f"the baostock library is not installed: {exc}")
+        if self._blocked_s() > 0:
+            return Availability(False, f"blacklisted by the server for {self._blocked_s():.0f} s")
+        try:
+            with SESSION.lock:
+                self._login(min(self.timeout_s, AVAILABILITY_TIMEOUT_S))
+        except SourceError as exc:
+            return Availability(False, exc.message)
+        return Availability(True)
+
+    def securities(self) -> list[Security]:
+        """Stocks of ``query_stock_basic`` (type 1), listed or delisted; no indexes or funds."""
+        rows = self._records("securities", lambda bs: bs.query_stock_basic())
+        out = []
+        for r in rows:
+            code, kind = r.get("code", ""), r.get("type", "")
+            if kind != "1" or code[:3] not in ("sh.", "sz.") or not r.get("ipoDate"):
+                continue
+            digits = code[3:]
+            try:
+                exchange = exchange_of(digits)
+            except InvalidRequest:
+                continue
+            if exchange.value != code[:2].upper():
+                continue
+            out.append(
+                Security(
+                    code=f"{digits}.{exchange.value}",
+                    name=r.get("code_name", ""),
+                    exchange=exchange,
+                    board=board_of(digits),
+                    list_date=_date(r["ipoDate"]),
+                    delist_date=_date(r["outDate"]) if r.get("outDate") else None,
+                )
+            )
+        if not out:
+            raise NoDataError(NAME, "query_stock_basic returned no stocks")
+        return sorted(out, key=lambda s: s.code)
+
+    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """Days ``query_trade_dates`` marks as trading days within ``[start, end]``."""
+        rows = self._records(
+            "trading days",
+            lambda bs: bs.query_trade_dates(start_date=start.isoformat(), end_date=end.isoformat()),
+        )
+        if not rows:
+            raise NoDataError(NAME, f"no calendar for {start} to {end}")
+        days = {_date(r["calendar_date"]) for r in rows if r.get("is_trading_day") == "1"}
+        return sorted(d for d in days if start <= d <= end)
+
+    def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
+        """Unadjusted bars of ``code``; NoDataError when baostock has none (or no such code)."""
+        period = Period(period)
+        canonical, rows = self._k_data(code, period, start, end, _RAW)
+        if not rows:
+            raise NoDataError(NAME, f"no {period} bars of {canonical} from {start} to {end}")
+        try:
+            return [_bar(canonical, period, r) for r in rows]
+        except (KeyError, ValueError, ArithmeticError) as exc:
+            raise TransientSourceError(
+                NAME, f"unreadable {period} bar of {canonical}: {exc!r}"
+            ) from exc
+
+    def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
+        """hfq factors derived from the series: hfq close / raw close (6 decimals)."""
+        canonical, raw = self._k_data(code, Period.DAILY, start, end, _RAW, "date,code,close")
+        _, hfq = self._k_data(code, Period.DAILY, start, end, _HFQ, "date,code,close")
+        if not raw:
+            raise NoDataError(NAME, f"no bars of {canonical} from {start} to {end}")
+        hfq_close = {r["date"]: r["close"] for r in hfq}
+        if set(hfq_close) != {r["date"] for r in raw}:
+            raise TransientSourceError(NAME, f"raw and hfq bars of {canonical} cover other days")
+        try:
+            return [
+                AdjFactor(canonical, _date(r["date"]), round(_num(hfq_close[r["date"]]) / c, 6))
+                for r in raw
+                if (c := _num(r["close"])) > 0
+            ]
+        except ValueError as exc:
+            raise TransientSourceError(NAME, f"unreadable close of {canonical}: {exc}") from exc
+
+    def close(self) -> None:
+        """Log out (best effort, briefly) and close the process's baostock connection."""
+        with SESSION.lock:
+            if not SESSION.alive_for(self.addr):
+                return  # not logged in, or another instance's session to another server
+            lib = library()
+            with Watchdog(lib, min(self.timeout_s, 2.0)), contextlib.suppress(Exception):
+                lib.bs.logout()
+            SESSION.drop()
+
+    # -- calls ---------------------------------------------------------------------------
+    def _k_data(
+        self,
+        code: str,
+        period: Period,
+        start: dt.date,
+        end: dt.date,
+        adjustflag: str,
+        fields: str | None = None,
+    ) -> tuple[str, list[dict[str, str]]]:
+        canonical = _canonical(code)
+        bs_code = f"{canonical[7:].lower()}.{canonical[:6]}"
+        fields = fields or (_DAILY_FIELDS if period is Period.DAILY else _PERIOD_FIELDS)
+        rows = self._records(
+            f"{period} bars of {canonical}",
+            lambda bs: bs.query_history_k_data_plus(
+                bs_code, fields, start_date=start.isoformat(), end_date=end.isoformat(),
+                frequency=_FREQUENCY[period], adjustflag=adjustflag,
+            ),
+        )  # fmt: skip
+        first, last = start.isoformat(), end.isoformat()
+        if any(r.get("code") != bs_code or not first <= r.get("date", "") <= last for r in rows):
+            # the reply belongs to another request: never store it; start a new session
+            with SESSION.lock:
+                SESSION.drop()
+            raise TransientSourceError(NAME, f"reply out of step with the request for {canonical}")
+        return canonical, rows
+
+    def _records(self, what: str, call: Callable[[Any], Any]) -> list[dict[str, str]]:
+        fields, rows = self._query(what, call)
+        try:
+            return [dict(zip(fields, row, strict=True)) for row in rows]
+        except ValueError as exc:
+            raise TransientSourceError(NAME, f"{what}: rows do not match the fields") from exc
+
+    def _query(self, what: str, call: Callable[[Any], Any]) -> tuple[list[str], list[list[str]]]:
+        """Run one library query with every page: quota, lock, login, watchdog, one retry after
+        10001001, and each failure classified once."""
+        lib = library()
+        if (blocked := self._blocked_s()) > 0:
+            raise RateLimitedError(NAME, f"{what}: blacklisted by the server", wait_s=blocked)
+        if self._limit > 0:
+            wait = self._quota.acquire(NAME, self._limit)
+            if wait > 0:
+                raise RateLimitedError(NAME, f"over {self._limit} calls per minute", wait_s=wait)
+        with SESSION.lock:
+            for attempt in (1, 2):
+                self._login(self.timeout_s)
+                began = time.monotonic()
+                with Watchdog(lib, self.deadline_s) as dog:
+                    try:
+                        rs = call(lib.bs)
+                        rows = drain(rs) if rs is not None else []
+                    except BrokenOff as exc:
+                        SESSION.drop()
+                        raise TransientSourceError(NAME, f"{what}: {exc}") from exc
+                    except Exception as exc:  # the client choked on the reply
+                        SESSION.drop()
+                        raise TransientSourceError(
+                            NAME, f"{what}: malformed reply ({type(exc).__name__}: {exc})"
+                        ) from exc
+                if rs is None:
+                    raise FatalSourceError(NAME, f"{what}: the client refused the request")
+                if rs.error_code == OK:
+                    return list(rs.fields), rows
+                SESSION.drop()  # the stream may be out of step: re-login after any error
+                if rs.error_code == NO_LOGIN and attempt == 1:
+                    continue
+                took = time.monotonic() - began
+                raise self._error(what, rs.error_code, rs.error_msg, dog.tripped, took)
+        raise AssertionError("unreachable")
+
+    def _login(self, timeout_s: float) -> None:
+        """Log in unless this process already is (call with the session lock held)."""
+        if SESSION.alive_for(self.addr):
+            return
+        lib = library()
+        SESSION.drop()
+        lib.point_at(self.addr)
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout_s)  # the client's new socket inherits it
+        began = time.monotonic()
+        try:
+            with Watchdog(lib, timeout_s * 2 + 2) as dog:
+                try:
+                    lg = lib.bs.login()
+                except Exception as exc:
+                    SESSION.drop()
+                    raise TransientSourceError(
+                        NAME, f"login: malformed reply ({type(exc).__name__}: {exc})"
+                    ) from exc
+        finally:
+            socket.setdefaulttimeout(previous)
+        sock = lib.socket()
+        if lg.error_code != OK or sock is None or dog.tripped:
+            SESSION.drop()
+            code = lg.error_code if lg.error_code != OK else "10002007"
+            raise self._error("login", code, lg.error_msg, dog.tripped, time.monotonic() - began)
+        sock.settimeout(self.timeout_s)
+        SESSION.logged_in(self.addr, sock)
+        log.info("baostock: logged in to %s", self.addr or "the library's default server")
+
+    def _error(self, what: str, code: str, msg: str, tripped: str, took: float) -> SourceError:
+        """The one place a baostock error code becomes a SourceError."""
+        detail = tripped or msg or "no reply"
+        if code.startswith("10002") and not tripped and took >= self.timeout_s * 0.9:
+            detail = f"no reply within {self.timeout_s:g} s"
+        text = f"{what}: error {code} ({detail})"
+        if code == BLACKLISTED:
+            self._blocked_until = time.monotonic() + self._blacklist_wait_s
+            return RateLimitedError(NAME, text, wait_s=self._blacklist_wait_s)
+        if code.startswith("10002") or code in (NO_LOGIN, LOGIN_COUNT_LIMIT, SYSTEM_ERROR):
+            return TransientSourceError(NAME, text)
+        if code in PARSE_ERRORS:
+            return TransientSourceError(NAME, text)
+        if code.startswith(("10001", "10004")):
+            return FatalSourceError(NAME, text)
+        return TransientSourceError(NAME, f"{text}: unknown error code")
+
+    def _blocked_s(self) -> float:
+        return max(0.0, self._blocked_until - time.monotonic())
+
+
+# -- rows ----------------------------------------------------------------------------------
+def _canonical(code: str) -> str:
+    try:
+        canonical = normalize_code(code)
+    except InvalidRequest as exc:
+        raise FatalSourceError(NAME, str(exc)) from exc
+    if exchange_of(canonical[:6]) is Exchange.BJ:
+        raise FatalSourceError(NAME, f"{canonical}: baostock has no Beijing exchange stocks")
+    return canonical
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _num(text: str) -> float:
+    return float(text)
+
+
+def _optional(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _bar(code: str, period: Period, r: dict[str, str]) -> Bar:
+    close = _num(r["close"])
+    if period is Period.DAILY:
+        pre_close = _optional(r.get("preclose"))
+    else:  # weekly/monthly bars carry no preclose: recover it from pctChg (6 decimals)
+        pct = _optional(r.get("pctChg"))
+        pre_close = round(close / (1.0 + pct / 100.0), 2) if pct is not None else None
+    return Bar(
+        code=code,
+        period=period,
+        trade_date=_date(r["date"]),
+        open=_num(r["open"]),
+        high=_num(r["high"]),
+        low=_num(r["low"]),
+        close=close,
+        pre_close=pre_close,
+        volume=round(_num(r["volume"] or "0")),
+        amount=round(_num(r["amount"] or "0"), 2),
+        turnover_pct=_optional(r.get("turn")),
+        pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if pre_close else None,
+        trade_status=int(r.get("tradestatus") or 1),
+        is_st=r.get("isST") == "1",
+    )
+
+
+def _parse_addr(addr: str | None) -> tuple[str, int] | None:
+    if not addr:
+        return None
+    host, sep, port = addr.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"STOCKSYNC_BAOSTOCK_ADDR must be host:port, got {addr!r}")
+    return host, int(port)
+
+
+def build_baostock_source(settings: Settings, quota: CallQuota | None = None) -> BaostockSource:
+    """A :class:`BaostockSource` configured from ``settings``."""
+    return BaostockSource(
+        _parse_addr(settings.baostock_addr),
+        timeout_s=settings.source_timeout_s,
+        calls_per_minute=settings.calls_per_minute.get(NAME, DEFAULT_CALLS_PER_MINUTE),
+        quota=quota,
+    )
