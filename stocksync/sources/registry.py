@@ -29,7 +29,18 @@ def _baostock(settings: Settings, quota: CallQuota | None) -> Source:
     return build_baostock_source(settings, quota)
 
 
-FACTORIES: dict[str, SourceFactory] = {"sim": _sim, "tushare": _tushare, "baostock": _baostock}
+def _akshare(settings: Settings, quota: CallQuota | None) -> Source:
+    from stocksync.sources.akshare import build_akshare_source
+
+    return build_akshare_source(settings, quota)
+
+
+FACTORIES: dict[str, SourceFactory] = {
+    "sim": _sim,
+    "tushare": _tushare,
+    "akshare": _akshare,
+    "baostock": _baostock,
+}
 REAL_SOURCES_BY_PRIORITY = ("tushare", "akshare", "baostock")
 
 

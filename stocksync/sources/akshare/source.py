@@ -1,0 +1,301 @@
+"""The akshare source: eastmoney klines and the exchanges' lists through the unmodified library
+(see the package docstring)."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import importlib
+import inspect
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd  # type: ignore[import-untyped]
+import requests
+
+from stocksync.codes import normalize_code
+from stocksync.config import Settings
+from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.errors import InvalidRequest
+from stocksync.ratelimit import InProcessQuota
+from stocksync.sources.akshare import frames
+from stocksync.sources.base import (
+    Availability,
+    CallQuota,
+    FatalSourceError,
+    NoDataError,
+    RateLimitedError,
+    Shape,
+    Source,
+    SourceError,
+    TransientSourceError,
+)
+
+__all__ = ["AkshareSource", "build_akshare_source"]
+
+T = TypeVar("T")
+NAME = "akshare"
+DEFAULT_CALLS_PER_MINUTE = 20  # eastmoney bans IPs even at one call per 2-3 s
+BAN_WAIT_S = 1800.0  # eastmoney bans last hours; execution caps a wait at half the visibility
+INLINE_WAIT_MAX_S = 5.0  # a quota wait up to this is slept through instead of raised
+LIST_DEADLINE_FACTOR = 3  # a stock-list call (some pass no timeout) may take this × the timeout
+KNOWN_TTL_S = 3600.0  # how long the securities list answers "is this code known?"
+_PERIOD = {Period.DAILY: "daily", Period.WEEKLY: "weekly", Period.MONTHLY: "monthly"}
+_BAN_PAGE = re.compile(r"403 Forbidden|<title>\s*403|访问过于频繁|禁止访问", re.IGNORECASE)
+_MISCONFIGURED = (
+    requests.exceptions.InvalidProxyURL,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+)
+
+
+def _akshare() -> Any:
+    """The akshare module, imported on first use (it takes a second and has no type hints)."""
+    return importlib.import_module("akshare")
+
+
+class AkshareSource(Source):
+    """eastmoney through akshare: one stock over a range, daily/weekly/monthly, with factors."""
+
+    name = NAME
+    shapes = frozenset({Shape.STOCK_BY_RANGE})
+    periods = frozenset(Period)
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 15.0,
+        calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
+        quota: CallQuota | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        if calls_per_minute <= 0:
+            raise ValueError(f"calls_per_minute must be > 0, got {calls_per_minute}")
+        self._timeout_s = timeout_s
+        self._limit = calls_per_minute
+        self._quota: CallQuota = quota if quota is not None else InProcessQuota()
+        self._known: dict[str, Security] = {}
+        self._known_at = -math.inf
+        self._known_lock = threading.Lock()
+
+    @property
+    def expected_latency_s(self) -> float:
+        return 0.5
+
+    @property
+    def calls_per_minute(self) -> int | None:
+        return self._limit
+
+    def availability(self) -> Availability:
+        """akshare importable, with a ``timeout`` on ``stock_zh_a_hist`` and its calendar file."""
+        try:
+            ak = _akshare()
+            hist = ak.stock_zh_a_hist
+        except (ImportError, AttributeError) as exc:
+            return Availability(False, f"akshare is not usable: {exc}")
+        if "timeout" not in inspect.signature(hist).parameters:
+            return Availability(False, "akshare's stock_zh_a_hist takes no timeout; upgrade it")
+        try:
+            frames.calendar()
+        except (OSError, ValueError) as exc:
+            return Availability(False, f"akshare's trading calendar is unreadable: {exc}")
+        return Availability(True)
+
+    # -- reference data ----------------------------------------------------------------------
+    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """SSE sessions in ``[start, end]`` from akshare's offline calendar."""
+        days = frames.calendar()
+        if end > days[-1]:
+            raise FatalSourceError(
+                self.name, f"akshare's calendar ends on {days[-1]}; cannot go to {end}"
+            )
+        return list(days[bisect.bisect_left(days, start) : bisect.bisect_right(days, end)])
+
+    def securities(self) -> list[Security]:
+        """Listed stocks of SSE (main, STAR), SZSE and BSE, and SSE/SZSE delisted ones."""
+        self._admit("securities")
+        ak = _akshare()
+        for listing in (ak.stock_info_sh_name_code, ak.stock_info_sz_name_code,
+                        ak.stock_info_bj_name_code):  # fmt: skip
+            listing.cache_clear()  # lru_cached for the process: a fresh list on every call
+        found: dict[str, Security] = {}
+        for fetch, parse in (
+            (lambda: ak.stock_info_sh_name_code(symbol="主板A股"), frames.sh_listed),
+            (lambda: ak.stock_info_sh_name_code(symbol="科创板"), frames.sh_listed),
+            (lambda: ak.stock_info_sz_name_code(symbol="A股列表"), frames.sz_listed),
+            (ak.stock_info_bj_name_code, frames.bj_listed),
+            (lambda: ak.stock_info_sh_delist(symbol="全部"), frames.sh_delisted),
+            (lambda: ak.stock_info_sz_delist(symbol="终止上市公司"), frames.sz_delisted),
+        ):
+            frame = self._bounded(fetch)
+            try:
+                rows = list(parse(frame))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise TransientSourceError(self.name, f"malformed stock list: {exc!r}") from exc
+            for security in rows:
+                found.setdefault(security.code, security)  # a listed entry beats a delisted one
+        if not found:
+            raise TransientSourceError(self.name, "the exchanges listed no stock at all")
+        with self._known_lock:
+            self._known, self._known_at = found, time.monotonic()
+        return sorted(found.values(), key=lambda s: s.code)
+
+    # -- bars ----------------------------------------------------------------------------------
+    def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
+        """Unadjusted bars of ``code`` in ``[start, end]``; suspended days are absent."""
+        code = self._canonical(code)
+        frame = self._hist(code, period, start, end, adjust="")
+        if frame.empty:
+            self._explain_empty(code, period, start, end)
+            return []
+        bars = self._convert(lambda: frames.bars(frame, code, period))
+        return [bar for bar in bars if start <= bar.trade_date <= end]
+
+    def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
+        """hfq factors of ``code`` on its traded days in ``[start, end]``: hfq close / close."""
+        code = self._canonical(code)
+        raw = self._hist(code, Period.DAILY, start, end, adjust="")
+        if raw.empty:
+            self._explain_empty(code, Period.DAILY, start, end)
+            return []
+        hfq = self._hist(code, Period.DAILY, start, end, adjust="hfq")
+        closes = self._convert(lambda: frames.closes(raw))
+        adjusted = self._convert(lambda: frames.closes(hfq))
+        if closes.keys() != adjusted.keys():
+            raise TransientSourceError(
+                self.name, f"{code}: the raw and hfq replies cover different days"
+            )
+        return [
+            AdjFactor(code=code, trade_date=day, factor=round(adjusted[day] / close, 6))
+            for day, close in sorted(closes.items())
+            if start <= day <= end
+        ]
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _canonical(self, code: str) -> str:
+        try:
+            return normalize_code(code)
+        except InvalidRequest as exc:
+            raise FatalSourceError(self.name, str(exc)) from exc
+
+    def _admit(self, what: str) -> None:
+        """Take one call from the quota, sleeping through a short wait."""
+        give_up = time.monotonic() + INLINE_WAIT_MAX_S
+        while (wait := self._quota.acquire(self.name, self._limit)) > 0:
+            if time.monotonic() + wait > give_up:
+                raise RateLimitedError(
+                    self.name, f"{what}: over {self._limit} calls per minute", wait_s=wait
+                )
+            time.sleep(wait)
+
+    def _hist(
+        self, code: str, period: Period, start: dt.date, end: dt.date, *, adjust: str
+    ) -> pd.DataFrame:
+        """One eastmoney kline request (the library passes our timeout to ``requests``)."""
+        if period not in _PERIOD:
+            raise FatalSourceError(self.name, f"unsupported period {period!r}")
+        self._admit("stock_zh_a_hist")
+        try:
+            frame = _akshare().stock_zh_a_hist(
+                symbol=code[:6],
+                period=_PERIOD[period],
+                start_date=start.strftime("%Y%m%d"),
+                end_date=end.strftime("%Y%m%d"),
+                adjust=adjust,
+                timeout=self._timeout_s,
+            )
+        except Exception as exc:  # classified once, here
+            raise self._classify(exc) from exc
+        if not isinstance(frame, pd.DataFrame):
+            raise TransientSourceError(self.name, f"unexpected reply {type(frame).__name__}")
+        return frame
+
+    def _bounded(self, fetch: Callable[[], T]) -> T:
+        """Run a library call that may set no timeout in a daemon thread, within a deadline.
+
+        A call past the deadline is abandoned (its thread ends when the socket does).
+        """
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fetch()
+            except BaseException as exc:
+                box["error"] = exc
+
+        deadline = self._timeout_s * LIST_DEADLINE_FACTOR
+        worker = threading.Thread(target=run, name="akshare-call", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if worker.is_alive():
+            raise TransientSourceError(self.name, f"no answer within {deadline:g} s")
+        if "error" in box:
+            raise self._classify(box["error"]) from box["error"]
+        value: T = box["value"]
+        return value
+
+    def _classify(self, exc: BaseException) -> SourceError:
+        """The one place an akshare/requests failure becomes a :class:`SourceError`."""
+        if isinstance(exc, SourceError):
+            return exc
+        detail = f"{type(exc).__name__}: {exc}"
+        untrusted = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+        if isinstance(exc, requests.exceptions.SSLError) and untrusted:
+            return FatalSourceError(self.name, f"TLS certificate not trusted: {detail}")
+        if isinstance(exc, _MISCONFIGURED):  # e.g. an HTTPS_PROXY without a scheme
+            return FatalSourceError(self.name, f"bad URL or proxy setting: {detail}")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return TransientSourceError(self.name, f"no answer within {self._timeout_s:g} s")
+        if isinstance(exc, json.JSONDecodeError | requests.exceptions.JSONDecodeError):
+            # akshare never checks the HTTP status: a 403 ban page reaches r.json()
+            if _BAN_PAGE.search(str(getattr(exc, "doc", ""))[:2000]):
+                return RateLimitedError(self.name, "eastmoney refused (403: IP ban)", BAN_WAIT_S)
+            return TransientSourceError(self.name, f"malformed reply: {detail}")
+        if isinstance(exc, requests.exceptions.RequestException):
+            return TransientSourceError(self.name, detail)
+        if isinstance(exc, ImportError):
+            return FatalSourceError(self.name, f"akshare is not importable: {detail}")
+        # KeyError/ValueError/... raised while akshare parses an unexpected body
+        return TransientSourceError(self.name, f"malformed reply: {detail}")
+
+    def _convert(self, convert: Callable[[], T]) -> T:
+        """Run a frame conversion; a frame that does not convert is a malformed reply."""
+        try:
+            return convert()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TransientSourceError(self.name, f"malformed rows: {exc!r}") from exc
+
+    def _known_securities(self) -> dict[str, Security]:
+        with self._known_lock:
+            if time.monotonic() - self._known_at < KNOWN_TTL_S:
+                return self._known
+        self.securities()
+        return self._known
+
+    def _explain_empty(self, code: str, period: Period, start: dt.date, end: dt.date) -> None:
+        """An empty frame: NoData for a code no exchange lists, nothing when the stock has no
+        bar date in range, else a (throttled?) failure."""
+        security = self._known_securities().get(code)
+        if security is None:
+            raise NoDataError(self.name, f"no exchange lists {code}")
+        if not any(security.is_listed_on(day) for day in frames.bar_dates(period, start, end)):
+            return
+        raise TransientSourceError(
+            self.name, f"eastmoney sent no {period} bars of listed stock {code} for {start}..{end}"
+        )
+
+
+def build_akshare_source(settings: Settings, quota: CallQuota | None = None) -> AkshareSource:
+    """An :class:`AkshareSource` with the configured timeout and (conservative) call limit."""
+    return AkshareSource(
+        timeout_s=settings.source_timeout_s,
+        calls_per_minute=settings.calls_per_minute.get(NAME) or DEFAULT_CALLS_PER_MINUTE,
+        quota=quota,
+    )
