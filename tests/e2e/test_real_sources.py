@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from stocksync.sources.sim import sim_market
 from workers.dispatch import CeleryDispatcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
+from fake_eastmoney import FakeEastmoney  # type: ignore[import-not-found]
 from fake_tushare import TEST_TOKEN, FakeTushare  # type: ignore[import-not-found]
+from faults import Faults  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +33,9 @@ def fake_tushare(settings):
 
 def tushare_settings(settings, fake, **changes):
     return settings.with_overrides(
-        sources=("tushare",), tushare_token=TEST_TOKEN, tushare_url=fake.url, **changes
-    )
+        **({"sources": ("tushare",), "tushare_token": TEST_TOKEN, "tushare_url": fake.url}
+           | changes)
+    )  # fmt: skip
 
 
 def start_run(settings, body):
@@ -95,3 +99,48 @@ def test_the_token_never_reaches_logs_ledger_progress_or_the_api(
     assert "HTTP 500" in " ".join(seen) or "500" in " ".join(seen)  # errors were recorded
     assert not [s for s in seen if TEST_TOKEN in s]
     run_ctx.close()
+
+
+def test_the_primary_dies_mid_run_and_the_next_source_finishes_with_identical_bars(
+    ctx, settings, workers, fake_tushare, oracle, tmp_path
+):
+    market = sim_market(settings.sim.seed, settings.sim.stocks)
+    (tmp_path / "eastmoney").mkdir()
+    eastmoney = FakeEastmoney(market, Faults(), tmp_path / "eastmoney")
+    try:
+        configured = tushare_settings(
+            settings, fake_tushare, sources=("tushare", "akshare"), source_timeout_s=2.0,
+            calls_per_minute={"tushare": 100_000, "akshare": 100_000},
+        )  # fmt: skip
+        workers.start("w1", **(configured.as_env() | eastmoney.env()))
+        codes = [s.code for s in market.securities()][::20]  # 20 stocks over every board
+        start, end = dt.date(2025, 3, 3), dt.date(2025, 3, 14)
+        fake_tushare.faults.set(latency_s=0.5)  # slow enough to die mid-run
+        run_ctx, created = start_run(configured, {
+            "start_date": start.isoformat(), "end_date": end.isoformat(), "symbols": codes,
+        })  # fmt: skip
+        days = oracle.trading_days(start, end)
+        assert created.total == len(days)  # per-date units, planned for tushare
+
+        wait_for(lambda: runs.run_view(run_ctx, created.run_id)["success"] >= 3, timeout=60)
+        fake_tushare.stop()  # the primary dies
+        view = wait_for(lambda: finished(run_ctx, created.run_id), timeout=180, interval=1)
+        assert view["status"] == "success", view
+
+        with run_ctx.engine.connect() as conn:
+            served = dict(conn.execute(text(
+                "SELECT source, count(*) FROM sync_items WHERE source IS NOT NULL GROUP BY source"
+            )).all())  # fmt: skip
+        assert served.get("tushare", 0) >= 3 and served.get("akshare", 0) > 0
+
+        # Both sources omit suspended days; every other bar equals the truth on the canonical
+        # core fields (turnover and the ST flag are not served by both sources alike).
+        def core(row):
+            return row[:10] + row[11:12]
+
+        expected = {core(r) for r in oracle.expected(days, codes=set(codes)) if r[12] == 1}
+        stored = [core(r) for r in oracle.stored(ctx.engine)]
+        assert len(stored) == len(expected) and set(stored) == expected
+        run_ctx.close()
+    finally:
+        eastmoney.close()
