@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from stocksync import progress
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
-from stocksync.domain import RUN_ACTIVE_STATUSES, Bar, ItemStatus, RunStatus
+from stocksync.domain import RUN_ACTIVE_STATUSES, AdjFactor, Bar, ItemStatus, Period, RunStatus
 from stocksync.locking import Heartbeat
 from stocksync.sources.base import (
     FatalSourceError,
@@ -33,6 +33,7 @@ from stocksync.sources.base import (
 )
 from stocksync.storage import ledger
 from stocksync.storage.bars import write_bars
+from stocksync.storage.factors import sound_factors, write_factors
 from stocksync.storage.ledger import ItemRecord, RunRecord
 from stocksync.storage.quarantine import quarantine_rows
 from stocksync.validation import RejectedRow, validate_bars
@@ -72,7 +73,7 @@ class _Attempt:
     rate_wait: float | None = None
     no_data: bool = False
     breaker_wait: float | None = None  # every usable source is cooling down this long
-    best: tuple[Source, list[Bar], list[RejectedRow]] | None = None
+    best: tuple[Source, _Reply, list[RejectedRow]] | None = None
 
 
 def backoff_seconds(attempt: int, base_s: float, max_s: float) -> float:
@@ -134,13 +135,33 @@ def _candidates(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attemp
     return usable
 
 
-def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> list[Bar]:
+@dataclass
+class _Reply:
+    """What one source returned for a unit: bars, and for daily units the factors."""
+
+    bars: list[Bar]
+    factors: list[AdjFactor]
+
+
+def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> _Reply:
+    symbols = frozenset(run.spec.symbols) if run.spec.symbols is not None else None
     if item.code is not None:
-        return source.stock_bars(item.code, item.period, item.start_date, item.end_date)
-    assert item.trade_date is not None
-    bars = source.market_bars(item.period, item.trade_date)
-    symbols = run.spec.symbols
-    return filter_codes(bars, frozenset(symbols) if symbols is not None else None)
+        bars = source.stock_bars(item.code, item.period, item.start_date, item.end_date)
+    else:
+        assert item.trade_date is not None
+        bars = filter_codes(source.market_bars(item.period, item.trade_date), symbols)
+    factors: list[AdjFactor] = []
+    if item.period is Period.DAILY:
+        try:
+            if item.code is not None:
+                factors = source.adj_factors(item.code, item.start_date, item.end_date)
+            else:
+                assert item.trade_date is not None
+                found = source.market_adj_factors(item.trade_date)
+                factors = [f for f in found if symbols is None or f.code in symbols]
+        except NotImplementedError:
+            pass  # a source without factors still serves bars
+    return _Reply(bars, factors)
 
 
 def _work(
@@ -153,10 +174,10 @@ def _work(
                 attempt.notes.append(f"{source.name} serves one stock at a time; cannot split")
                 continue
             return _split(ctx, run, item, source, dispatcher)
-        bars = _try(ctx, source, run, item, attempt)
-        if bars is None:
+        reply = _try(ctx, source, run, item, attempt)
+        if reply is None:
             continue
-        good, rejected = validate_bars(bars)
+        good, rejected = validate_bars(reply.bars)
         if not good and item.code is None:
             attempt.notes.append(f"{source.name}: no bars for the whole market on {item.label}")
             attempt.transient = True
@@ -164,16 +185,18 @@ def _work(
         if rejected:
             attempt.notes.append(f"{source.name}: {len(rejected)} invalid row(s)")
             if attempt.best is None:
-                attempt.best = (source, good, rejected)
+                attempt.best = (source, replace(reply, bars=good), rejected)
             continue
         ctx.breaker.record_success(source.name)
-        return _store(ctx, run, item, source, good, rejected=[], note=_joined(attempt.notes))
+        return _store(
+            ctx, run, item, source, replace(reply, bars=good), [], note=_joined(attempt.notes)
+        )
     return _exhausted(ctx, run, item, attempt)
 
 
 def _try(
     ctx: Context, source: Source, run: RunRecord, item: ItemRecord, attempt: _Attempt
-) -> list[Bar] | None:
+) -> _Reply | None:
     """One call to one source; None when it failed (and why is noted in ``attempt``)."""
     name = source.name
     try:
@@ -222,10 +245,10 @@ def _exhausted(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attempt
         )
         raise RetryLater(delay, notes)
     if attempt.best is not None:
-        source, good, rejected = attempt.best
-        return _store(ctx, run, item, source, good, rejected, note=notes)
+        source, reply, rejected = attempt.best
+        return _store(ctx, run, item, source, reply, rejected, note=notes)
     if attempt.no_data and not attempt.transient and item.code is not None:
-        return _store(ctx, run, item, None, [], rejected=[], note=f"no data: {notes}")
+        return _store(ctx, run, item, None, _Reply([], []), [], note=f"no data: {notes}")
     if attempt.transient:
         notes = f"failed after {item.attempts} attempts: {notes}"
     return _fail(ctx, run, item, notes)
@@ -236,10 +259,11 @@ def _store(
     run: RunRecord,
     item: ItemRecord,
     source: Source | None,
-    good: list[Bar],
+    reply: _Reply,
     rejected: list[RejectedRow],
     note: str,
 ) -> UnitOutcome:
+    good = reply.bars
     status, error = ItemStatus.SUCCESS, (note or None)
     name = source.name if source else None
     if rejected:
@@ -252,6 +276,7 @@ def _store(
     with ctx.engine.begin() as conn:
         if name is not None:
             write_bars(conn, good, source=name)
+            write_factors(conn, sound_factors(reply.factors), source=name)
             quarantine_rows(conn, rejected, run_id=run.id, item_id=item.id, source=name)
         ledger.finish_item(conn, item.id, status=status, rows=len(good), source=name, error=error)
     _count(ctx, run, replace(item, status=status, rows=len(good)))

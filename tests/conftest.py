@@ -139,6 +139,25 @@ def oracle(settings: Settings):
                         rows.add(_as_row(bar))
             return rows
 
+        def expected_factors(self, dates, codes=None) -> set[tuple]:
+            from decimal import Decimal
+
+            return {
+                (f.code, f.trade_date, Decimal(repr(f.factor)).normalize())
+                for day in dates
+                for f in market.market_adj_factors(day)
+                if codes is None or f.code in codes
+            }
+
+        def stored_factors(self, engine) -> set[tuple]:
+            from stocksync.storage.schema import adj_factors
+
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(adj_factors.c.code, adj_factors.c.trade_date, adj_factors.c.factor)
+                ).all()
+            return {(c, d, f.normalize()) for c, d, f in rows}
+
         def trading_days(self, start, end):
             return market.trading_days(start, end)
 

@@ -113,6 +113,20 @@ class SimMarket:
             for g, f in zip(sessions.tolist(), values.tolist(), strict=True)
         ]
 
+    def market_adj_factors(self, trade_date: dt.date) -> list[AdjFactor]:
+        """Every listed stock's hfq factor on ``trade_date`` ([] on a closed day), by code."""
+        g = self._cal.index.get(trade_date)
+        if g is None:
+            self._cal.check_end(trade_date)
+            return []
+        u = self._universe
+        rows = np.flatnonzero((u.first_g <= g) & (np.minimum(u.end_g, len(self._cal)) > g))
+        values = factors(u, rows.astype(np.int64), np.full(rows.size, g, dtype=np.int64))
+        return [  # rows are in code order
+            AdjFactor(code=u.securities[r].code, trade_date=trade_date, factor=f)
+            for r, f in zip(rows.tolist(), values.tolist(), strict=True)
+        ]
+
     def _row(self, code: str) -> int:
         try:
             return self._universe.index[code]

@@ -141,6 +141,10 @@ class SimSource(Source):
             garbled[second] = replace(b, volume=b.volume // 100)
         return garbled
 
+    def market_adj_factors(self, trade_date: dt.date) -> list[AdjFactor]:
+        """Every listed stock's hfq factor on ``trade_date``."""
+        return self._call("market_adj_factors", lambda: self.market.market_adj_factors(trade_date))
+
     def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
         """hfq factors of ``code`` for its listed trading days in ``[start, end]``."""
         return self._call("adj_factors", lambda: self.market.adj_factors(code, start, end))

@@ -17,6 +17,7 @@ from stocksync.sources.sim import sim_market
 from workers.dispatch import CeleryDispatcher
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
+from fake_baostock import FakeBaostockServer  # type: ignore[import-not-found]
 from fake_eastmoney import FakeEastmoney  # type: ignore[import-not-found]
 from fake_tushare import TEST_TOKEN, FakeTushare  # type: ignore[import-not-found]
 from faults import Faults  # type: ignore[import-not-found]
@@ -144,3 +145,62 @@ def test_the_primary_dies_mid_run_and_the_next_source_finishes_with_identical_ba
         run_ctx.close()
     finally:
         eastmoney.close()
+
+
+@pytest.mark.parametrize("source", ["tushare", "akshare", "baostock"])
+def test_a_sync_through_each_real_client_stores_the_truths_bars_and_factors(
+    ctx, settings, workers, oracle, tmp_path, source, monkeypatch
+):
+    """Worker processes drive the unmodified client library against its protocol server."""
+    market = sim_market(settings.sim.seed, settings.sim.stocks)
+    codes = [s.code for s in market.securities() if not s.code.endswith(".BJ")][::40]
+    start, end = dt.date(2024, 12, 23), dt.date(2025, 1, 10)
+    env: dict[str, str] = {}
+    if source == "tushare":
+        server = FakeTushare(market).start()
+        configured = tushare_settings(settings, server, sources=("tushare",))
+        stop = server.stop
+    elif source == "akshare":
+        (tmp_path / "em").mkdir()
+        server = FakeEastmoney(market, Faults(), tmp_path / "em")
+        configured = settings.with_overrides(sources=("akshare",),
+                                             calls_per_minute={"akshare": 100_000})  # fmt: skip
+        env, stop = server.env(), server.close
+        for name, value in env.items():  # this process plans the run: it asks akshare too
+            monkeypatch.setenv(name, value)
+    else:
+        server = FakeBaostockServer(market).start()
+        configured = settings.with_overrides(sources=("baostock",), baostock_addr=server.address)
+        stop = server.stop
+    try:
+        workers.start("w1", **(configured.as_env() | env))
+        run_ctx, created = start_run(configured, {
+            "start_date": start.isoformat(), "end_date": end.isoformat(), "symbols": codes,
+        })  # fmt: skip
+        view = wait_for(lambda: finished(run_ctx, created.run_id), timeout=180, interval=0.5)
+        assert view["status"] == "success", view
+        with run_ctx.engine.connect() as conn:
+            sources_used = set(
+                conn.execute(text("SELECT DISTINCT source FROM sync_items")).scalars()
+            )
+        assert sources_used == {source}
+        run_ctx.close()
+    finally:
+        stop()
+
+    def core(row):
+        return row[:10] + row[11:12]
+
+    days = oracle.trading_days(start, end)
+    truth = oracle.expected(days, codes=set(codes))
+    if source != "baostock":  # tushare and eastmoney leave suspended days out
+        truth = {r for r in truth if r[12] == 1}
+    stored = oracle.stored(ctx.engine)
+    assert len(stored) == len(truth)
+    assert {core(r) for r in stored} == {core(r) for r in truth}
+
+    factors = oracle.stored_factors(ctx.engine)
+    true_factors = oracle.expected_factors(days, codes=set(codes))
+    bar_days = {(r[0], r[2]) for r in stored}
+    assert factors <= true_factors  # every stored factor is the truth
+    assert {(c, d) for c, d, _ in factors} >= bar_days  # and every stored bar has one

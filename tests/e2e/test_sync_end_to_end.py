@@ -53,6 +53,7 @@ def test_a_sync_through_the_api_stores_exactly_the_oracles_bars(
     assert len(stored) == len(set(stored)) == len(expected)
     assert set(stored) == expected
     assert view["rows_written"] == len(expected)
+    assert oracle.stored_factors(ctx.engine) == oracle.expected_factors(days)
     assert len({row[0] for row in stored}) > settings.sim.stocks * 0.8
 
     with ctx.engine.connect() as conn:
