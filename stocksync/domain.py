@@ -110,3 +110,16 @@ class AdjFactor:
     code: str
     trade_date: dt.date
     factor: float
+
+
+@dataclass(slots=True, frozen=True)
+class Valuation:
+    """Daily valuation of one stock: trailing P/E (None while loss-making), P/B, and total and
+    circulating market value in yuan. A source may leave a field it does not serve as None."""
+
+    code: str
+    trade_date: dt.date
+    pe_ttm: float | None
+    pb: float | None
+    total_mv: float | None
+    circ_mv: float | None

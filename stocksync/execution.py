@@ -21,7 +21,15 @@ from dataclasses import dataclass, field, replace
 from stocksync import progress
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
-from stocksync.domain import RUN_ACTIVE_STATUSES, AdjFactor, Bar, ItemStatus, Period, RunStatus
+from stocksync.domain import (
+    RUN_ACTIVE_STATUSES,
+    AdjFactor,
+    Bar,
+    ItemStatus,
+    Period,
+    RunStatus,
+    Valuation,
+)
 from stocksync.locking import Heartbeat
 from stocksync.sources.base import (
     FatalSourceError,
@@ -33,7 +41,7 @@ from stocksync.sources.base import (
 )
 from stocksync.storage import ledger
 from stocksync.storage.bars import write_bars
-from stocksync.storage.factors import sound_factors, write_factors
+from stocksync.storage.factors import sound_factors, write_factors, write_valuations
 from stocksync.storage.ledger import ItemRecord, RunRecord
 from stocksync.storage.quarantine import quarantine_rows
 from stocksync.validation import RejectedRow, validate_bars
@@ -137,10 +145,12 @@ def _candidates(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attemp
 
 @dataclass
 class _Reply:
-    """What one source returned for a unit: bars, and for daily units the factors."""
+    """What one source returned for a unit: bars, and for daily units the adjustment factors
+    and daily valuations (empty when the source has none)."""
 
     bars: list[Bar]
-    factors: list[AdjFactor]
+    factors: list[AdjFactor] = field(default_factory=list)
+    valuations: list[Valuation] = field(default_factory=list)
 
 
 def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> _Reply:
@@ -150,18 +160,28 @@ def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> _Reply:
     else:
         assert item.trade_date is not None
         bars = filter_codes(source.market_bars(item.period, item.trade_date), symbols)
-    factors: list[AdjFactor] = []
-    if item.period is Period.DAILY:
-        try:
-            if item.code is not None:
-                factors = source.adj_factors(item.code, item.start_date, item.end_date)
-            else:
-                assert item.trade_date is not None
-                found = source.market_adj_factors(item.trade_date)
-                factors = [f for f in found if symbols is None or f.code in symbols]
-        except NotImplementedError:
-            pass  # a source without factors still serves bars
-    return _Reply(bars, factors)
+    reply = _Reply(bars)
+    if item.period is not Period.DAILY:
+        return reply
+    try:
+        if item.code is not None:
+            reply.factors = source.adj_factors(item.code, item.start_date, item.end_date)
+        else:
+            assert item.trade_date is not None
+            found = source.market_adj_factors(item.trade_date)
+            reply.factors = [f for f in found if symbols is None or f.code in symbols]
+    except NotImplementedError:
+        pass  # a source without factors still serves bars
+    try:
+        if item.code is not None:
+            reply.valuations = source.stock_valuations(item.code, item.start_date, item.end_date)
+        else:
+            assert item.trade_date is not None
+            values = source.market_valuations(item.trade_date)
+            reply.valuations = [v for v in values if symbols is None or v.code in symbols]
+    except NotImplementedError:
+        pass  # nor does one without valuations
+    return reply
 
 
 def _work(
@@ -248,7 +268,7 @@ def _exhausted(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attempt
         source, reply, rejected = attempt.best
         return _store(ctx, run, item, source, reply, rejected, note=notes)
     if attempt.no_data and not attempt.transient and item.code is not None:
-        return _store(ctx, run, item, None, _Reply([], []), [], note=f"no data: {notes}")
+        return _store(ctx, run, item, None, _Reply([]), [], note=f"no data: {notes}")
     if attempt.transient:
         notes = f"failed after {item.attempts} attempts: {notes}"
     return _fail(ctx, run, item, notes)
@@ -277,6 +297,7 @@ def _store(
         if name is not None:
             write_bars(conn, good, source=name)
             write_factors(conn, sound_factors(reply.factors), source=name)
+            write_valuations(conn, reply.valuations, source=name)
             quarantine_rows(conn, rejected, run_id=run.id, item_id=item.id, source=name)
         ledger.finish_item(conn, item.id, status=status, rows=len(good), source=name, error=error)
     _count(ctx, run, replace(item, status=status, rows=len(good)))

@@ -158,6 +158,31 @@ def oracle(settings: Settings):
                 ).all()
             return {(c, d, f.normalize()) for c, d, f in rows}
 
+        def expected_valuations(self, dates, codes=None) -> set[tuple]:
+            from decimal import Decimal
+
+            def dec(x):
+                return None if x is None else Decimal(repr(x)).normalize()
+
+            return {
+                (v.code, v.trade_date, dec(v.pe_ttm), dec(v.pb), dec(v.total_mv), dec(v.circ_mv))
+                for day in dates
+                for v in market.valuations_for_date(day)
+                if codes is None or v.code in codes
+            }
+
+        def stored_valuations(self, engine) -> set[tuple]:
+            from stocksync.storage.schema import valuations as t
+
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(t.c.code, t.c.trade_date, t.c.pe_ttm, t.c.pb, t.c.total_mv, t.c.circ_mv)
+                ).all()
+            return {
+                (c, d, *(None if x is None else x.normalize() for x in rest))
+                for c, d, *rest in rows
+            }
+
         def trading_days(self, start, end):
             return market.trading_days(start, end)
 

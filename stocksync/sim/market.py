@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
 from stocksync.sim import calendar
 from stocksync.sim.prices import Aggregate, Daily, aggregate, evaluate, factors
 from stocksync.sim.universe import build_universe
+from stocksync.sim.valuation import ValuationModel, factor_map
 
 
 class SimMarket:
@@ -23,6 +24,7 @@ class SimMarket:
 
     def __init__(self, seed: int, n_stocks: int = 5200) -> None:
         self._universe = build_universe(seed, n_stocks)
+        self._valuation = ValuationModel(seed, [s.code for s in self._universe.securities])
         self._cal = calendar.xshg()
         self.seed = seed
         self.n_stocks = n_stocks
@@ -126,6 +128,16 @@ class SimMarket:
             AdjFactor(code=u.securities[r].code, trade_date=trade_date, factor=f)
             for r, f in zip(rows.tolist(), values.tolist(), strict=True)
         ]
+
+    def valuations_for_date(self, trade_date: dt.date) -> list[Valuation]:
+        """Daily valuation of every stock trading on ``trade_date`` (suspended ones have none)."""
+        bars = self.bars_for_date(trade_date, Period.DAILY)
+        return self._valuation.values(bars, factor_map(self.market_adj_factors(trade_date)))
+
+    def valuations_for_code(self, code: str, start: dt.date, end: dt.date) -> list[Valuation]:
+        """Daily valuation of ``code`` on its trading days in ``[start, end]``."""
+        bars = self.bars_for_code(code, start, end, Period.DAILY)
+        return self._valuation.values(bars, factor_map(self.adj_factors(code, start, end)))
 
     def _row(self, code: str) -> int:
         try:

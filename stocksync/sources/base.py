@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
 
 
 class Shape(StrEnum):
@@ -129,6 +129,14 @@ class Source(ABC):
     def market_adj_factors(self, trade_date: dt.date) -> list[AdjFactor]:
         """Adjustment factors of every stock on ``trade_date`` (sources with MARKET_BY_DATE)."""
         raise NotImplementedError(f"{self.name} cannot fetch factors for the whole market")
+
+    def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
+        """Daily valuation (pe, pb, market value) of every stock trading on ``trade_date``."""
+        raise NotImplementedError(f"{self.name} cannot fetch valuations for the whole market")
+
+    def stock_valuations(self, code: str, start: dt.date, end: dt.date) -> list[Valuation]:
+        """Daily valuation of one stock between ``start`` and ``end`` inclusive."""
+        raise NotImplementedError(f"{self.name} has no valuations")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to release."""

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from stocksync.config import SimSettings
-from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
 from stocksync.ratelimit import InProcessQuota
 from stocksync.sim import SimMarket
 from stocksync.sources.base import (
@@ -140,6 +140,16 @@ class SimSource(Source):
         if second != first and b.volume >= 100 and b.amount > 0:
             garbled[second] = replace(b, volume=b.volume // 100)
         return garbled
+
+    def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
+        """Every trading stock's pe, pb and market value on ``trade_date``."""
+        return self._call("market_valuations", lambda: self.market.valuations_for_date(trade_date))
+
+    def stock_valuations(self, code: str, start: dt.date, end: dt.date) -> list[Valuation]:
+        """pe, pb and market value of ``code`` on its trading days in ``[start, end]``."""
+        return self._call(
+            "stock_valuations", lambda: self.market.valuations_for_code(code, start, end)
+        )
 
     def market_adj_factors(self, trade_date: dt.date) -> list[AdjFactor]:
         """Every listed stock's hfq factor on ``trade_date``."""

@@ -1,27 +1,15 @@
-"""Idempotent ingest of adjustment factors (COPY into a session-local stage, then one merge that
-touches only new or changed rows)."""
+"""Idempotent ingest of adjustment factors and daily valuations (see
+:mod:`stocksync.storage.upsert`)."""
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from stocksync.domain import AdjFactor
-
-_STAGE = "adj_factors_stage"
-_CREATE_STAGE = f"""
-CREATE TEMP TABLE IF NOT EXISTS {_STAGE}
-    (LIKE adj_factors INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-"""
-_MERGE = f"""
-INSERT INTO adj_factors (code, trade_date, factor, source)
-SELECT code, trade_date, factor, source FROM {_STAGE}
-ON CONFLICT (code, trade_date) DO UPDATE SET factor = EXCLUDED.factor, source = EXCLUDED.source
-WHERE adj_factors.factor IS DISTINCT FROM EXCLUDED.factor
-"""
+from stocksync.domain import AdjFactor, Valuation
+from stocksync.storage.upsert import copy_merge
 
 
 def sound_factors(factors: Sequence[AdjFactor]) -> list[AdjFactor]:
@@ -35,17 +23,14 @@ def sound_factors(factors: Sequence[AdjFactor]) -> list[AdjFactor]:
 
 def write_factors(conn: Connection, factors: Sequence[AdjFactor], *, source: str) -> int:
     """Upsert factors in the caller's transaction; returns rows inserted or changed."""
-    if not factors:
-        return 0
-    buf = io.StringIO()
-    for f in factors:
-        buf.write(f"{f.code}\t{f.trade_date.isoformat()}\t{f.factor!r}\t{source}\n")
-    buf.seek(0)
-    conn.exec_driver_sql(_CREATE_STAGE)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        cur.execute(f"DELETE FROM {_STAGE}")
-        cur.copy_expert(f"COPY {_STAGE} (code, trade_date, factor, source) FROM STDIN", buf)
-        cur.execute(_MERGE)
-        return int(cur.rowcount)
+    rows = ((f.code, f.trade_date, f.factor, source) for f in factors)
+    columns = ("code", "trade_date", "factor", "source")
+    return copy_merge(conn, "adj_factors", columns, columns[:2], ("factor",), rows)
+
+
+def write_valuations(conn: Connection, items: Sequence[Valuation], *, source: str) -> int:
+    """Upsert daily valuations (one per code and date) in the caller's transaction."""
+    unique = {(v.code, v.trade_date): v for v in items}.values()
+    rows = ((v.code, v.trade_date, v.pe_ttm, v.pb, v.total_mv, v.circ_mv, source) for v in unique)
+    columns = ("code", "trade_date", "pe_ttm", "pb", "total_mv", "circ_mv", "source")
+    return copy_merge(conn, "valuations", columns, columns[:2], columns[2:6], rows)

@@ -88,6 +88,19 @@ adj_factors = Table(
     Column("source", String(16), nullable=False),
 )
 
+valuations = Table(
+    "valuations",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("trade_date", Date, primary_key=True),
+    Column("pe_ttm", Numeric(16, 4)),
+    Column("pb", Numeric(16, 4)),
+    Column("total_mv", Numeric(24, 2)),
+    Column("circ_mv", Numeric(24, 2)),
+    Column("source", String(16), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 sync_runs = Table(
     "sync_runs",
     metadata,

@@ -54,6 +54,7 @@ def test_a_sync_through_the_api_stores_exactly_the_oracles_bars(
     assert set(stored) == expected
     assert view["rows_written"] == len(expected)
     assert oracle.stored_factors(ctx.engine) == oracle.expected_factors(days)
+    assert oracle.stored_valuations(ctx.engine) == oracle.expected_valuations(days)
     assert len({row[0] for row in stored}) > settings.sim.stocks * 0.8
 
     with ctx.engine.connect() as conn:

@@ -69,6 +69,7 @@ def test_units_store_the_oracle_and_a_redelivered_message_changes_nothing(ctx, o
     days = oracle.trading_days(dt.date(2025, 3, 3), dt.date(2025, 3, 5))
     assert set(oracle.stored(ctx.engine)) == oracle.expected(days)
     assert oracle.stored_factors(ctx.engine) == oracle.expected_factors(days)
+    assert oracle.stored_valuations(ctx.engine) == oracle.expected_valuations(days)
     view = runs.run_view(ctx, created.run_id)
     assert (view["status"], view["success"], view["percent"]) == ("success", 3, 100.0)
     assert ctx.lock.holder() is None  # released when the run finished

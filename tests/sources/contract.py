@@ -52,6 +52,7 @@ class SourceContract:
     TIMEOUT_S = 5.0
     UNKNOWN_CODE = "600999.SH"  # a well-formed code the fake server does not know
     COMPARED: tuple[str, ...] = CORE_FIELDS
+    VALUATION_FIELDS: tuple[str, ...] = ("pe_ttm", "pb", "total_mv", "circ_mv")
 
     # -- hooks ---------------------------------------------------------------------------
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
@@ -93,6 +94,29 @@ class SourceContract:
             # a source may omit suspended days; every factor it gives must be the truth's
             assert got_days and set(got_days) <= set(truth_days)
             assert {d: truth_days[d] for d in got_days} == got_days, code
+
+    def _valuation_view(self, items):
+        return sorted(
+            (v.code, v.trade_date, *(_norm(getattr(v, f)) for f in self.VALUATION_FIELDS))
+            for v in items
+        )
+
+    def test_valuations_equal_the_truth(self, source, market):
+        try:
+            for code in self.CODES:
+                got = source.stock_valuations(code, self.START, self.END)
+                truth = market.valuations_for_code(code, self.START, self.END)
+                assert truth and self._valuation_view(got) == self._valuation_view(truth), code
+        except NotImplementedError:
+            pass
+        if Shape.MARKET_BY_DATE in source.shapes:
+            day = market.trading_days(self.START, self.END)[3]
+            try:
+                got = source.market_valuations(day)
+            except NotImplementedError:
+                return
+            truth = market.valuations_for_date(day)
+            assert self._valuation_view(got) == self._valuation_view(truth)
 
     def test_securities_and_calendar_come_from_the_source(self, source, market):
         codes = {s.code for s in source.securities()}
