@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context, dispatcher
-from stocksync import runs
+from stocksync import control, runs
 from stocksync.errors import InvalidRequest
 
 bp = Blueprint("runs", __name__)
@@ -66,3 +66,28 @@ def list_runs() -> ResponseReturnValue:
     page = _int_arg("page", 1)
     per_page = _int_arg("per_page", 20)
     return jsonify(runs.list_runs(app_context(), page=page, per_page=per_page))
+
+
+@bp.post("/runs/<int:run_id>/resume")
+def resume_run(run_id: int) -> ResponseReturnValue:
+    return jsonify(control.resume(app_context(), run_id, dispatcher())), 202
+
+
+@bp.post("/runs/<int:run_id>/retry-failed")
+def retry_failed(run_id: int) -> ResponseReturnValue:
+    return jsonify(control.retry_failed(app_context(), run_id, dispatcher())), 202
+
+
+@bp.post("/runs/<int:run_id>/reset-failed")
+def reset_failed(run_id: int) -> ResponseReturnValue:
+    return jsonify({"run_id": run_id, "reset": control.reset_failed(app_context(), run_id)})
+
+
+@bp.post("/runs/<int:run_id>/pause")
+def pause_run(run_id: int) -> ResponseReturnValue:
+    return jsonify(control.pause(app_context(), run_id))
+
+
+@bp.post("/runs/<int:run_id>/cancel")
+def cancel_run(run_id: int) -> ResponseReturnValue:
+    return jsonify(control.cancel(app_context(), run_id))

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from cli import processes, render
-from stocksync import runs
+from stocksync import control, runs
 from stocksync.config import Settings, get_settings
 from stocksync.context import Context, build_context
 from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnavailable
@@ -141,6 +141,30 @@ def status(args: argparse.Namespace) -> int:
         return EXIT_OK
     listing = runs.list_runs(ctx, page=1, per_page=20)
     console.print_json(json.dumps(listing)) if args.json else render.run_list(console, listing)
+    return EXIT_OK
+
+
+@_friendly_errors
+def steer(args: argparse.Namespace) -> int:
+    from workers.app import app
+    from workers.dispatch import CeleryDispatcher
+
+    ctx = build_context(_settings(), migrate=True)
+    if args.action == "resume":
+        result = control.resume(ctx, args.run, CeleryDispatcher(app))
+    elif args.action == "retry":
+        result = control.retry_failed(ctx, args.run, CeleryDispatcher(app))
+    elif args.action == "pause":
+        result = {"run": control.pause(ctx, args.run)}
+    else:
+        result = {"run": control.cancel(ctx, args.run)}
+    if args.json:
+        console.print_json(json.dumps(result))
+    else:
+        if "requeued" in result:
+            console.print(f"{result['requeued']} unit(s) queued; workers must be running "
+                          "(stocksync up, or celery -A workers worker)")  # fmt: skip
+        render.summary(console, result["run"])
     return EXIT_OK
 
 

@@ -32,6 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=commands.status)
 
+    for name, helptext in (
+        ("resume", "continue a paused or interrupted run"),
+        ("retry", "re-run a run's failed units"),
+        ("pause", "stop dispatching a run's units (resume continues)"),
+        ("cancel", "stop a run for good"),
+    ):
+        steer = sub.add_parser(name, help=helptext)
+        steer.add_argument("run", type=int, help="run id")
+        steer.add_argument("--json", action="store_true")
+        steer.set_defaults(func=commands.steer, action=name)
+
     up = sub.add_parser("up", help="run services, API and workers in the foreground")
     up.add_argument("--host", help="API listen address (default 127.0.0.1)")
     up.add_argument("--port", type=int, help="API port (default 8000)")

@@ -107,7 +107,7 @@ def run_unit(ctx: Context, item_id: int, dispatcher: Dispatcher | None = None) -
         _count(ctx, run, existing)
         return UnitOutcome("already_done", rows=existing.rows)
 
-    if run.status not in RUN_ACTIVE_STATUSES:
+    if run.status not in (RunStatus.PENDING, RunStatus.RUNNING):  # paused, cancelled, finished
         _release(ctx, item, f"run {run.id} is {run.status}", refund=True)
         return UnitOutcome("run_inactive", message=f"run {run.id} is {run.status}")
     if run.fence is None or not ctx.lock.keep_alive(run.id, run.fence):

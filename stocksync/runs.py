@@ -158,6 +158,11 @@ def live_counters(ctx: Context, run: RunRecord) -> progress.Counters:
     counters = progress.read(ctx.redis, run.id)
     if counters is not None:
         return counters
+    return rebuild_counters(ctx, run)
+
+
+def rebuild_counters(ctx: Context, run: RunRecord) -> progress.Counters:
+    """Recreate the run's live counters from the ledger."""
     with ctx.engine.connect() as conn:
         counts = ledger.item_status_counts(conn, run.id)
         finished = ledger.finished_item_ids(conn, run.id)

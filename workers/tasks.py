@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Task
 
+from stocksync import control
 from stocksync.execution import RetryLater, run_unit
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
@@ -26,3 +27,18 @@ def sync_unit(self: Task, item_id: int, run_id: int | None = None) -> dict[str, 
     except RetryLater as later:
         raise self.retry(countdown=later.countdown, exc=later, max_retries=None) from later
     return {"item_id": item_id, "outcome": outcome.outcome, "rows": outcome.rows}
+
+
+@app.task(name="stocksync.retry_failed", acks_late=True, reject_on_worker_lost=True)
+def retry_failed(run_id: int) -> dict[str, Any]:
+    """Re-run a run's failed units: ``celery -A workers call stocksync.retry_failed
+    --args='[RUN_ID]'``."""
+    outcome = control.retry_failed(get_context(), int(run_id), CeleryDispatcher(app))
+    return {"run_id": run_id, "requeued": outcome["requeued"]}
+
+
+@app.task(name="stocksync.resume_run", acks_late=True, reject_on_worker_lost=True)
+def resume_run(run_id: int) -> dict[str, Any]:
+    """Continue a paused or interrupted run."""
+    outcome = control.resume(get_context(), int(run_id), CeleryDispatcher(app))
+    return {"run_id": run_id, "requeued": outcome["requeued"]}

@@ -211,6 +211,30 @@ def finished_item_ids(conn: Connection, run_id: int) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
+def unfinished_item_ids(conn: Connection, run_id: int) -> list[int]:
+    """Ids of the run's items still pending or running (e.g. after its workers died)."""
+    query = (
+        select(sync_items.c.id)
+        .where(
+            sync_items.c.run_id == run_id,
+            sync_items.c.status.in_([ItemStatus.PENDING.value, ItemStatus.RUNNING.value]),
+        )
+        .order_by(sync_items.c.id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def reset_failed_items(conn: Connection, run_id: int) -> int:
+    """Failed items back to pending with a fresh attempt budget (their last error is kept)."""
+    now = dt.datetime.now(dt.UTC)
+    result = conn.execute(
+        update(sync_items)
+        .where(sync_items.c.run_id == run_id, sync_items.c.status == ItemStatus.FAILED.value)
+        .values(status=ItemStatus.PENDING.value, attempts=0, finished_at=None, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
 def get_run(conn: Connection, run_id: int) -> RunRecord | None:
     row = conn.execute(select(sync_runs).where(sync_runs.c.id == run_id)).first()
     return RunRecord.from_row(row) if row else None
@@ -314,10 +338,20 @@ def max_fence(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(sync_runs.c.fence), 0))).scalar_one())
 
 
-def update_run(conn: Connection, run_id: int, *, fence: int | None = None, **values: Any) -> bool:
+def update_run(
+    conn: Connection,
+    run_id: int,
+    *,
+    fence: int | None = None,
+    fence_value: int | None = None,
+    **values: Any,
+) -> bool:
     """Update a run's columns. With ``fence``, only while that fence is the newest one issued —
-    a stale lock holder cannot overwrite the state of runs. Returns whether a row changed."""
+    a stale lock holder cannot overwrite the state of runs. ``fence_value`` stores a new fence
+    (a run taken back up). Returns whether a row changed."""
     stmt = update(sync_runs).where(sync_runs.c.id == run_id)
+    if fence_value is not None:
+        values["fence"] = fence_value
     if fence is not None:
         newest = select(func.max(sync_runs.c.fence)).scalar_subquery()
         stmt = stmt.where(and_(sync_runs.c.fence == fence, newest == fence))

@@ -133,3 +133,19 @@ def test_preview_shows_the_plan_without_starting_anything(client, settings):
     short = client.post("/api/v1/runs/preview", json=week | {"end_date": "2025-03-06"})
     assert short.json["units"] == 4  # the week is not over on Thursday: no weekly bar yet
     assert queued(settings) == 0 and client.get("/api/v1/runs").json["total"] == 0
+
+
+def test_runs_can_be_paused_resumed_cancelled_and_retried_over_http(client, settings):
+    run = client.post("/api/v1/runs", json=VALID).json
+    link = run["link"]
+    assert client.post(f"{link}/pause").json["status"] == "paused"
+    resumed = client.post(f"{link}/resume")
+    assert resumed.status_code == 202 and resumed.json["requeued"] == 3
+    assert queued(settings) == 6  # the first three messages, and three again
+    cancelled = client.post(f"{link}/cancel")
+    assert cancelled.json["status"] == "cancelled"
+    again = client.post(f"{link}/resume")
+    assert again.status_code == 400 and "cancelled" in again.json["error"]["message"]
+    assert client.post(f"{link}/cancel").status_code == 400
+    assert client.post("/api/v1/runs/999/retry-failed").status_code == 404
+    assert client.post(f"{link}/reset-failed").json == {"run_id": run["run_id"], "reset": 0}

@@ -1,0 +1,139 @@
+"""Steering runs: resume, retry failed units, reset failed units, pause and cancel.
+
+A run that is taken back up (resume, retry) takes the active-run lock with a new fencing
+number, so any worker still acting for its previous incarnation cannot write its state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from stocksync.context import Context
+from stocksync.dispatch import Dispatcher
+from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
+from stocksync.errors import InvalidRequest, NotFound, RunConflict
+from stocksync.execution import finalize_run
+from stocksync.runs import rebuild_counters, run_view
+from stocksync.storage import ledger
+from stocksync.storage.ledger import RunRecord
+
+
+def _run(ctx: Context, run_id: int) -> RunRecord:
+    with ctx.engine.connect() as conn:
+        run = ledger.get_run(conn, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def _take_lock(ctx: Context, run: RunRecord) -> int:
+    """The lock for ``run`` with a new fence; RunConflict when another run holds it."""
+    holder = ctx.lock.holder()
+    if holder is not None and holder.run_id != run.id:
+        raise RunConflict(holder.run_id)
+    with ctx.engine.connect() as conn:
+        floor = ledger.max_fence(conn)
+    fence = ctx.lock.next_fence(floor=floor)
+    if holder is not None:
+        ctx.lock.release(holder.run_id, holder.fence)
+    if not ctx.lock.acquire(run.id, fence):
+        current = ctx.lock.holder()
+        raise RunConflict(current.run_id if current else None)
+    return fence
+
+
+def _restart(
+    ctx: Context, run: RunRecord, dispatcher: Dispatcher, *, retry_failed: bool, message: str
+) -> dict[str, Any]:
+    fence = _take_lock(ctx, run)
+    try:
+        with ctx.engine.begin() as conn:
+            reset = ledger.reset_failed_items(conn, run.id) if retry_failed else 0
+            ledger.update_run(
+                conn, run.id, status=RunStatus.RUNNING.value, finished_at=None, error=None,
+                message=message.format(reset=reset), fence_value=fence,
+            )  # fmt: skip
+            queued = ledger.unfinished_item_ids(conn, run.id)
+    except BaseException:
+        ctx.lock.release(run.id, fence)
+        raise
+    fresh = _run(ctx, run.id)
+    rebuild_counters(ctx, fresh)
+    if queued:
+        dispatcher.dispatch(run.id, queued)
+    else:
+        finalize_run(ctx, run.id)
+    return {
+        "run_id": run.id,
+        "requeued": len(queued),
+        "reset_failed": reset,
+        "run": run_view(ctx, run.id),
+    }
+
+
+def resume(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
+    """Continue a paused or interrupted run: re-enqueue every unit not yet finished (units a
+    dead worker left running included). A finished or cancelled run cannot be resumed."""
+    run = _run(ctx, run_id)
+    if run.status not in RUN_ACTIVE_STATUSES:
+        raise InvalidRequest(
+            f"run {run_id} is {run.status}; only a pending, running or paused run resumes "
+            "(use retry-failed to redo its failed units)"
+        )
+    return _restart(ctx, run, dispatcher, retry_failed=False, message="resumed")
+
+
+def retry_failed(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
+    """Put the run's failed units back to pending with a fresh attempt budget and run them."""
+    run = _run(ctx, run_id)
+    if run.status is RunStatus.CANCELLED:
+        raise InvalidRequest(f"run {run_id} was cancelled; start a new run instead")
+    return _restart(
+        ctx, run, dispatcher, retry_failed=True, message="retrying {reset} failed unit(s)"
+    )
+
+
+def reset_failed(ctx: Context, run_id: int) -> int:
+    """Failed units back to pending without running them (the seeds' reset-failed)."""
+    run = _run(ctx, run_id)
+    with ctx.engine.begin() as conn:
+        count = ledger.reset_failed_items(conn, run.id)
+    if run.status in RUN_ACTIVE_STATUSES:
+        rebuild_counters(ctx, _run(ctx, run.id))
+    return count
+
+
+def pause(ctx: Context, run_id: int) -> dict[str, Any]:
+    """Stop dispatching: workers put the run's queued units back to pending; resume continues."""
+    return _stop(ctx, run_id, RunStatus.PAUSED, release_lock=False)
+
+
+def cancel(ctx: Context, run_id: int) -> dict[str, Any]:
+    """Stop the run for good: queued units are dropped (left pending), running ones finish and
+    their writes stay; the lock is released."""
+    return _stop(ctx, run_id, RunStatus.CANCELLED, release_lock=True)
+
+
+def _stop(ctx: Context, run_id: int, status: RunStatus, *, release_lock: bool) -> dict[str, Any]:
+    run = _run(ctx, run_id)
+    if run.status not in RUN_ACTIVE_STATUSES:
+        raise InvalidRequest(f"run {run_id} is already {run.status}")
+    now = dt.datetime.now(dt.UTC)
+    values: dict[str, Any] = {"status": status.value, "message": f"{status.value} by request"}
+    if status is RunStatus.CANCELLED:
+        started = run.started_at or run.created_at
+        values |= {"finished_at": now, "duration_s": round((now - started).total_seconds(), 3)}
+    with ctx.engine.begin() as conn:
+        counts = ledger.item_status_counts(conn, run.id)
+        values |= {
+            "total": sum(counts.values()),
+            "success_count": counts[ItemStatus.SUCCESS],
+            "failed_count": counts[ItemStatus.FAILED],
+            "skipped_count": counts[ItemStatus.SKIPPED],
+            "rows_written": ledger.rows_written(conn, run.id),
+        }
+        ledger.update_run(conn, run.id, **values)
+    if release_lock and run.fence is not None:
+        ctx.lock.release(run.id, run.fence)
+    return run_view(ctx, run.id)

@@ -1,0 +1,121 @@
+"""Steering runs on real services: pause, resume, cancel, retry failed, reset failed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from stocksync import control, runs
+from stocksync.context import build_context
+from stocksync.errors import InvalidRequest, RunConflict
+from stocksync.execution import run_unit
+
+BODY = {"start_date": "2025-03-03", "end_date": "2025-03-07"}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def dispatch(self, run_id, item_ids):
+        self.sent.extend(item_ids)
+
+
+def start(ctx, body=BODY):
+    recorder = Recorder()
+    created = runs.create_run(ctx, runs.parse_spec(ctx, body), recorder)
+    return created.run_id, recorder
+
+
+def test_pause_holds_units_and_resume_requeues_them(ctx, oracle):
+    run_id, recorder = start(ctx)
+    first, *rest = recorder.sent
+    assert run_unit(ctx, first).outcome == "success"
+    assert control.pause(ctx, run_id)["status"] == "paused"
+    assert run_unit(ctx, rest[0]).outcome == "run_inactive"  # a queued message is dropped
+    again = Recorder()
+    resumed = control.resume(ctx, run_id, again)
+    assert resumed["requeued"] == len(rest) and sorted(again.sent) == sorted(rest)
+    assert resumed["run"]["status"] == "running" and resumed["run"]["success"] == 1
+    for item in again.sent:
+        run_unit(ctx, item)
+    view = runs.run_view(ctx, run_id)
+    assert (view["status"], view["success"]) == ("success", 5)
+
+
+def test_resume_after_the_workers_died_redoes_what_they_left_running(ctx):
+    run_id, recorder = start(ctx)
+    from stocksync.storage import ledger
+
+    with ctx.engine.begin() as conn:  # a worker claimed two units, then died
+        for item in recorder.sent[:2]:
+            ledger.claim_item(conn, item)
+    ctx.redis.flushdb()  # and Redis lost the lock and the counters
+    again = Recorder()
+    resumed = control.resume(ctx, run_id, again)
+    assert sorted(again.sent) == sorted(recorder.sent)
+    assert resumed["run"]["pending"] == 5  # counters rebuilt from the ledger
+    assert ctx.lock.holder().run_id == run_id
+
+
+def test_retry_failed_gives_failed_units_a_fresh_budget(ctx, make_flaky):
+    run_id, recorder = start(ctx, BODY | {"end_date": "2025-03-04"})
+    broken = make_flaky(garbage_rate=1.0)
+    for item in recorder.sent:
+        run_unit(broken, item)
+    assert runs.run_view(ctx, run_id)["status"] == "failed"
+    again = Recorder()
+    retried = control.retry_failed(ctx, run_id, again)
+    assert retried["reset_failed"] == 2 and sorted(again.sent) == sorted(recorder.sent)
+    for item in again.sent:
+        assert run_unit(ctx, item).outcome == "success"
+    view = runs.run_view(ctx, run_id)
+    assert (view["status"], view["success"], view["failed"]) == ("success", 2, 0)
+
+
+def test_reset_failed_does_not_run_anything(ctx, make_flaky):
+    run_id, recorder = start(ctx, BODY | {"end_date": "2025-03-03"})
+    run_unit(make_flaky(garbage_rate=1.0), recorder.sent[0])
+    assert control.reset_failed(ctx, run_id) == 1
+    assert runs.run_view(ctx, run_id)["status"] == "failed"  # still finished: nothing queued
+
+
+def test_cancel_frees_the_lock_drops_queued_units_and_is_final(ctx):
+    run_id, recorder = start(ctx)
+    run_unit(ctx, recorder.sent[0])
+    view = control.cancel(ctx, run_id)
+    assert (view["status"], view["success"], view["pending"]) == ("cancelled", 1, 4)
+    assert ctx.lock.holder() is None
+    assert run_unit(ctx, recorder.sent[1]).outcome == "run_inactive"
+    with pytest.raises(InvalidRequest, match="cancelled"):
+        control.resume(ctx, run_id, Recorder())
+    other, _ = start(ctx, BODY | {"force": True})  # another run may start now
+    assert other != run_id
+
+
+def test_a_run_cannot_be_taken_back_while_another_is_active(ctx):
+    first, _ = start(ctx)
+    control.pause(ctx, first)
+    holder = ctx.lock.holder()
+    ctx.lock.release(holder.run_id, holder.fence)  # the paused run's lock lapsed
+    second, _ = start(ctx, BODY | {"force": True})
+    with pytest.raises(RunConflict) as info:
+        control.resume(ctx, first, Recorder())
+    assert info.value.active_run_id == second
+
+
+@pytest.fixture
+def make_flaky(ctx, settings):
+    made = []
+
+    def build(**sim_changes):
+        other = build_context(
+            settings.with_overrides(sim=dataclasses.replace(settings.sim, **sim_changes))
+        )
+        made.append(other)
+        return other
+
+    yield build
+    for other in made:
+        other.close()
