@@ -137,3 +137,19 @@ def _stop(ctx: Context, run_id: int, status: RunStatus, *, release_lock: bool) -
     if release_lock and run.fence is not None:
         ctx.lock.release(run.id, run.fence)
     return run_view(ctx, run.id)
+
+
+def recover_stale_runs(ctx: Context, dispatcher: Dispatcher) -> list[int]:
+    """Resume the newest run left pending or running whose lock lapsed (every process working
+    on it died); returns the ids resumed. Called when a worker starts."""
+    if ctx.lock.holder() is not None:
+        return []  # a live run holds the lock
+    with ctx.engine.connect() as conn:
+        stale = ledger.runs_with_status(conn, (RunStatus.PENDING, RunStatus.RUNNING))
+    for run in stale[:1]:  # one active run at a time: the newest one
+        try:
+            resume(ctx, run.id, dispatcher)
+        except RunConflict:
+            return []
+        return [run.id]
+    return []

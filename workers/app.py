@@ -7,3 +7,4 @@ from celery import Celery
 app = Celery("stocksync")
 app.config_from_object("celeryconfig")
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+app.autodiscover_tasks(["workers"], related_name="recovery", force=True)

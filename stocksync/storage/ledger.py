@@ -249,6 +249,16 @@ def list_runs(conn: Connection, *, limit: int, offset: int) -> tuple[list[RunRec
     return [RunRecord.from_row(r) for r in rows], int(total)
 
 
+def runs_with_status(conn: Connection, statuses: Sequence[RunStatus]) -> list[RunRecord]:
+    """Runs in any of ``statuses``, newest first."""
+    query = (
+        select(sync_runs)
+        .where(sync_runs.c.status.in_([s.value for s in statuses]))
+        .order_by(sync_runs.c.id.desc())
+    )
+    return [RunRecord.from_row(r) for r in conn.execute(query)]
+
+
 def get_item(conn: Connection, item_id: int) -> ItemRecord | None:
     row = conn.execute(select(sync_items).where(sync_items.c.id == item_id)).first()
     return ItemRecord.from_row(row) if row else None

@@ -68,3 +68,34 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(ctx, workers, api_
         ).all()
     assert attempts >= 2  # the killed worker's units were delivered again and redone
     assert len(per_day) == len(days)
+
+
+def test_all_workers_killed_then_a_new_one_takes_the_run_back_up(ctx, workers, api_url, oracle):
+    # a short lock TTL so the dead run's lock lapses quickly; the usual hour-long visibility
+    # timeout, so only the recovery (not a redelivery) can finish the run in time
+    slow = {"STOCKSYNC_SIM_LATENCY_MS": "300", "STOCKSYNC_LOCK_TTL_S": "4"}
+    first = [workers.start("a", **slow), workers.start("b", concurrency=1, **slow)]
+    created = requests.post(
+        f"{api_url}/api/v1/runs",
+        json={"start_date": START.isoformat(), "end_date": END.isoformat()},
+        timeout=60,
+    ).json()
+    run_id = created["run_id"]
+    wait_for(lambda: progress(api_url, run_id)["done"] >= 4, timeout=60)
+    for proc in first:
+        workers.kill(proc)
+    import time
+
+    time.sleep(6)  # the lock lapses: nobody is working on the run any more
+    assert progress(api_url, run_id)["status"] == "running"
+
+    workers.start("c", **slow)  # on start it finds the interrupted run and resumes it
+    final = wait_for(
+        lambda: (v := progress(api_url, run_id))["status"] not in ("running", "pending") and v,
+        timeout=150,
+    )
+    assert final["status"] == "success", final
+    days = oracle.trading_days(START, END)
+    assert set(oracle.stored(ctx.engine)) == oracle.expected(days)
+    assert len(oracle.stored(ctx.engine)) == len(oracle.expected(days))
+    assert "resumed" in (workers.log_dir / "c.log").read_text()
