@@ -24,6 +24,12 @@ up on); ``drop`` closes the connection (after ``drop_after_bytes`` bytes of the 
 ``rate_limit`` answers 10001011 (blacklisted); ``auth`` refuses logins (10001002) and queries
 (10001001); ``server_error`` answers 10005001; ``bad_json`` sends a reply whose body does not
 parse; ``garbage`` corrupts rows (high below low, volume in lots).
+
+Daily k-data also serves ``peTTM`` and ``pbMRQ`` (baostock has them for daily bars only, and no
+market value) from the sim's valuations, as 6-decimal strings. A loss-making stock's ``peTTM``
+is the empty string (real baostock gives an empty or a negative P/E there; set
+``negative_loss_pe`` to answer a negative one instead). Suspended days (tradestatus 0) carry the
+last trading day's ratios, as baostock carries the close over; the sim has no valuation on them.
 """
 
 from __future__ import annotations
@@ -72,8 +78,10 @@ SYSTEM_ERROR = "10005001"
 
 DAILY_FIELDS = (
     "date", "code", "open", "high", "low", "close", "preclose", "volume", "amount", "adjustflag",
-    "turn", "tradestatus", "pctChg", "isST",
+    "turn", "tradestatus", "pctChg", "isST", "peTTM", "pbMRQ",
 )  # fmt: skip
+VALUATION_FIELDS = frozenset({"peTTM", "pbMRQ"})  # daily only, like baostock's
+VALUATION_LOOKBACK = dt.timedelta(days=366)  # how far back a suspended day looks for its ratios
 PERIOD_FIELDS = (
     "date", "code", "open", "high", "low", "close", "volume", "amount", "adjustflag", "turn",
     "pctChg",
@@ -154,6 +162,7 @@ class FakeBaostockServer:
         self.always_not_logged_in = False  # answer every query 10001001, logins still succeed
         self.drop_from_page = 0  # close the connection on k-data requests for this page or later
         self.answer_with = ""  # serve k-data of this bs code whatever the request asks for
+        self.negative_loss_pe = False  # a loss-making stock's peTTM: negative instead of empty
         self._generation = 0  # bumped by expire_sessions(): older logins no longer count
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -194,6 +203,7 @@ class FakeBaostockServer:
         self.always_not_logged_in = False
         self.drop_from_page = 0
         self.answer_with = ""
+        self.negative_loss_pe = False
         return self.faults
 
     def expire_sessions(self) -> None:
@@ -322,10 +332,10 @@ class FakeBaostockServer:
             raise Refused(INDICATOR_INVALID, "无效的指标")
         first, last = _dates(start, end)
         code = self.answer_with or code
-        rows = [
-            [values[name] for name in names]
-            for values in self._bar_values(code, first, last, period, adjustflag, garbage)
-        ]
+        values = self._bar_values(code, first, last, period, adjustflag, garbage)
+        if VALUATION_FIELDS.intersection(names):
+            self._add_valuations(code, first, last, values)
+        rows = [[row[name] for name in names] for row in values]
         return _page(
             reply_type, "query_history_k_data_plus", user, page, size, rows,
             [code, fields, start, end, frequency, adjustflag],
@@ -359,6 +369,32 @@ class FakeBaostockServer:
                 "pctChg": f"{pct:.6f}", "isST": "1" if bar.is_st else "0",
             })  # fmt: skip
         return out
+
+    def _add_valuations(
+        self, code: str, start: dt.date, end: dt.date, rows: list[dict[str, str]]
+    ) -> None:
+        """Set ``peTTM`` and ``pbMRQ`` on daily ``rows`` (sorted by date) from the sim truth; a
+        suspended day repeats the last trading day's ratios (empty when there is none)."""
+        if not rows:
+            return
+        since = max(CALENDAR_START, start - VALUATION_LOOKBACK)
+        series = self.market.valuations_for_code(canonical(code), since, end)
+        truth = {v.trade_date: v for v in series}
+        days = sorted(truth)
+        for row in rows:
+            day = dt.date.fromisoformat(row["date"])
+            i = bisect.bisect_right(days, day)
+            value = truth[days[i - 1]] if i else None
+            if value is None or (row["tradestatus"] == "1" and value.trade_date != day):
+                row["peTTM"] = row["pbMRQ"] = ""
+                continue
+            if value.pe_ttm is not None:
+                row["peTTM"] = f"{value.pe_ttm:.6f}"
+            elif self.negative_loss_pe and value.pb is not None:
+                row["peTTM"] = f"{-7.5 * value.pb:.6f}"  # some negative P/E
+            else:
+                row["peTTM"] = ""
+            row["pbMRQ"] = f"{value.pb:.6f}" if value.pb is not None else ""
 
     def _adjusted(
         self, code: str, bars: list[Bar], period: Period, adjustflag: str

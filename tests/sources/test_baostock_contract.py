@@ -23,8 +23,10 @@ from stocksync.config import Settings
 from stocksync.domain import Bar, Board, Exchange, Period
 from stocksync.sim import SimMarket
 from stocksync.sources.baostock import BaostockSource, build_baostock_source
+from stocksync.sources.baostock.source import _valuation
 from stocksync.sources.base import (
     FatalSourceError,
+    NoDataError,
     RateLimitedError,
     TransientSourceError,
 )
@@ -38,6 +40,8 @@ SUSPENDED_CODE = "002766.SZ"  # suspended on 15 days of START..END
 ST_CODES = ("600399.SH", "300445.SZ")
 LONG_CODE = "000006.SZ"  # listed since 1991: ~4,900 daily bars since 2005, three pages
 A, B = "000945.SZ", "600399.SH"
+LOSS_CODE = "600540.SH"  # loss-making (no P/E) and trading every day of START..END
+VALUATION_QUERY = "date,code,peTTM,pbMRQ,tradestatus"
 
 
 class RecordingQuota:
@@ -112,6 +116,7 @@ class TestBaostockContract(SourceContract):
     START, END = START, END
     TIMEOUT_S = TIMEOUT_S
     COMPARED = (*CORE_FIELDS, "turnover_pct", "trade_status", "is_st")
+    VALUATION_FIELDS = ("pe_ttm", "pb")  # baostock serves no market value
 
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
         # baostock's weekly/monthly bars have no isST field: the adapter reports False there
@@ -203,6 +208,99 @@ class TestBaostockContract(SourceContract):
             r.fields[5] for r in server.stats.requests if r.method == "query_history_k_data_plus"
         ]
         assert asked and not any("preclose" in f or "isST" in f for f in asked)
+
+    # -- valuations ---------------------------------------------------------------------
+    def test_valuations_equal_the_truth(self, source, market, server):
+        super().test_valuations_equal_the_truth(source, market)
+        # it really compared: one raw daily query per stock, asking for the ratios only
+        asked = [
+            r.fields[4:] for r in server.stats.requests if r.method == "query_history_k_data_plus"
+        ]
+        assert asked == [
+            [bs_code(c), VALUATION_QUERY, START.isoformat(), END.isoformat(), "d", "3"]
+            for c in CODES
+        ]
+        with pytest.raises(NotImplementedError):  # per-stock only
+            source.market_valuations(END)
+
+    def test_valuations_skip_suspended_days_and_serve_no_market_value(self, source, market):
+        _, raw = source._k_data(SUSPENDED_CODE, Period.DAILY, START, END, "3", VALUATION_QUERY)
+        suspended = {r["date"] for r in raw if r["tradestatus"] == "0"}
+        # the server reports ratios on suspended days too: the adapter must drop those rows
+        assert len(suspended) == 15
+        assert all(r["pbMRQ"] for r in raw if r["date"] in suspended)
+        got = source.stock_valuations(SUSPENDED_CODE, START, END)
+        trading = [b.trade_date for b in daily(market, SUSPENDED_CODE) if b.trade_status == 1]
+        assert [v.trade_date for v in got] == trading
+        assert not {d.isoformat() for d in trading} & suspended
+        for code in (A, SUSPENDED_CODE):
+            assert all(
+                v.total_mv is None and v.circ_mv is None
+                for v in source.stock_valuations(code, START, END)
+            )
+
+    def test_a_loss_making_stock_has_no_pe(self, source, server, market):
+        truth = market.valuations_for_code(LOSS_CODE, START, END)
+        assert len(truth) == 40 and all(v.pe_ttm is None and v.pb for v in truth)
+        expected = [(v.trade_date, None, v.pb) for v in truth]
+        for negative in (False, True):  # baostock: an empty or a negative peTTM
+            server.negative_loss_pe = negative
+            _, raw = source._k_data(LOSS_CODE, Period.DAILY, START, END, "3", VALUATION_QUERY)
+            pes = [r["peTTM"] for r in raw]
+            assert len(pes) == 40
+            if negative:
+                assert all(float(pe) < 0 for pe in pes)
+            else:
+                assert set(pes) == {""}
+            got = source.stock_valuations(LOSS_CODE, START, END)
+            assert [(v.trade_date, v.pe_ttm, v.pb) for v in got] == expected, negative
+        # a profitable stock keeps its P/E
+        assert all(v.pe_ttm and v.pe_ttm > 0 for v in source.stock_valuations(A, START, END))
+
+    @pytest.mark.parametrize(
+        ("pe", "pb", "expected"),
+        [
+            ("12.345600", "1.500000", (12.3456, 1.5)),
+            ("", "", (None, None)),
+            ("-8.120000", "0.900000", (None, 0.9)),
+            ("0.000000", "-0.400000", (None, -0.4)),  # negative equity keeps its P/B
+            ("abc", "nan", (None, None)),
+            ("inf", "2", (None, 2.0)),
+        ],
+    )
+    def test_unreadable_or_loss_ratios_are_none(self, pe, pb, expected):
+        row = {
+            "date": "2025-01-02",
+            "code": "sh.600000",
+            "peTTM": pe,
+            "pbMRQ": pb,
+            "tradestatus": "1",
+        }
+        got = _valuation("600000.SH", row)
+        assert (got.pe_ttm, got.pb) == expected
+        assert (got.code, got.trade_date) == ("600000.SH", dt.date(2025, 1, 2))
+
+    def test_valuation_errors_are_classified(self, source, server):
+        with pytest.raises(NoDataError):
+            source.stock_valuations(self.UNKNOWN_CODE, START, END)
+        with pytest.raises(FatalSourceError):
+            source.stock_valuations("920002.BJ", START, END)
+        server.answer_with = bs_code(B)  # a reply for another stock is never taken
+        with pytest.raises(TransientSourceError, match="out of step"):
+            source.stock_valuations(A, START, END)
+
+    def test_valuations_respect_the_quota(self, server, faults):
+        quota = RecordingQuota([9.0])
+        adapter = make_source(server, quota)
+        try:
+            with pytest.raises(RateLimitedError) as info:
+                adapter.stock_valuations(A, START, END)
+            assert info.value.wait_s == 9.0
+            assert server.stats.count("query_history_k_data_plus") == 0
+            assert adapter.stock_valuations(A, START, END)
+            assert quota.calls == [("baostock", 300), ("baostock", 300)]
+        finally:
+            adapter.close()
 
     # -- the one socket ------------------------------------------------------------------
     def test_one_login_serves_many_calls(self, source, server, market):

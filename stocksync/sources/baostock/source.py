@@ -1,4 +1,5 @@
-"""The baostock adapter: per-stock bars, factors, securities and calendar, classified errors.
+"""The baostock adapter: per-stock bars, factors, valuations, securities and calendar, classified
+errors.
 
 Every call goes through :meth:`BaostockSource._query`: blacklist memory, call quota, the
 process's session lock, login when needed, the library call and all its pages under a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 
 from stocksync.codes import board_of, exchange_of, normalize_code
 from stocksync.config import Settings
-from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security
+from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
 from stocksync.ratelimit import InProcessQuota
 from stocksync.sources.baostock.session import (
@@ -52,6 +54,7 @@ _DAILY_FIELDS = (
     "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,isST"
 )
 _PERIOD_FIELDS = "date,code,open,high,low,close,volume,amount,adjustflag,turn,pctChg"
+_VALUATION_FIELDS = "date,code,peTTM,pbMRQ,tradestatus"  # daily k-data only; no market value
 _FREQUENCY = {Period.DAILY: "d", Period.WEEKLY: "w", Period.MONTHLY: "m"}
 _RAW, _HFQ = "3", "1"
 
@@ -63,7 +66,8 @@ SYSTEM_ERROR = "10005001"
 
 
 class BaostockSource(Source):
-    """baostock: per-stock daily/weekly/monthly bars, factors, securities and the calendar."""
+    """baostock: per-stock daily/weekly/monthly bars, factors, daily valuations (P/E and P/B
+    only), securities and the calendar."""
 
     name = NAME
     shapes = frozenset({Shape.STOCK_BY_RANGE})
@@ -182,6 +186,24 @@ class BaostockSource(Source):
             ]
         except ValueError as exc:
             raise TransientSourceError(NAME, f"unreadable close of {canonical}: {exc}") from exc
+
+    def stock_valuations(self, code: str, start: dt.date, end: dt.date) -> list[Valuation]:
+        """``peTTM`` and ``pbMRQ`` of ``code`` on its trading days, from one daily k-data query.
+
+        Suspended days (tradestatus 0), on which baostock still reports ratios, are skipped.
+        baostock serves no market value: ``total_mv`` and ``circ_mv`` are None. A P/E that is
+        empty, unreadable or not positive (a loss-making stock) is None, and so is an empty or
+        unreadable P/B. NoDataError when baostock has no rows (or no such code).
+        """
+        canonical, rows = self._k_data(code, Period.DAILY, start, end, _RAW, _VALUATION_FIELDS)
+        if not rows:
+            raise NoDataError(NAME, f"no valuations of {canonical} from {start} to {end}")
+        try:
+            return [_valuation(canonical, r) for r in rows if int(r.get("tradestatus") or 1) != 0]
+        except (KeyError, ValueError) as exc:
+            raise TransientSourceError(
+                NAME, f"unreadable valuation of {canonical}: {exc!r}"
+            ) from exc
 
     def close(self) -> None:
         """Log out (best effort, briefly) and close the process's baostock connection."""
@@ -337,6 +359,27 @@ def _num(text: str) -> float:
 
 def _optional(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
+
+
+def _ratio(text: str | None) -> float | None:
+    """A baostock ratio; None when empty, unreadable or not finite."""
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _valuation(code: str, r: dict[str, str]) -> Valuation:
+    pe = _ratio(r.get("peTTM"))
+    return Valuation(
+        code=code,
+        trade_date=_date(r["date"]),
+        pe_ttm=pe if pe is not None and pe > 0 else None,  # baostock: empty or < 0 on a loss
+        pb=_ratio(r.get("pbMRQ")),
+        total_mv=None,  # not served by baostock
+        circ_mv=None,
+    )
 
 
 def _bar(code: str, period: Period, r: dict[str, str]) -> Bar:
