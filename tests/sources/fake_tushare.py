@@ -5,8 +5,9 @@ with a JSON body ``{api_name, token, params, fields}``, answered by
 ``{"code": 0, "msg": "", "data": {"fields": [...], "items": [[...]], "has_more": false}}``; an
 error is ``{"code": N, "msg": "...", "data": null}``. Data comes in tushare's units and forms:
 ``ts_code`` like ``600000.SH``, dates as ``YYYYMMDD`` strings, ``vol`` in lots (手), ``amount``
-in thousands of yuan (千元), rows newest first, suspended days absent, at most ``page_rows``
-rows per call from ``offset``.
+in thousands of yuan (千元), ``daily_basic``'s ``total_mv`` / ``circ_mv`` in ten thousands of yuan
+(万元) and ``pe_ttm`` null for a loss-making stock, rows newest first, suspended days absent, at
+most ``page_rows`` rows per call from ``offset``.
 
 Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time), so
 tests can count calls and check rate limits; ``per_minute_limit`` makes the server enforce a
@@ -28,7 +29,7 @@ from typing import Any
 
 from faults import Faults  # type: ignore[import-not-found]
 
-from stocksync.domain import Bar, Board, Exchange, Period, Security
+from stocksync.domain import Bar, Board, Exchange, Period, Security, Valuation
 from stocksync.sim import SimMarket
 
 TEST_TOKEN = "tk-7f3a9c1e5b2d4f608a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d"
@@ -57,6 +58,7 @@ BASIC_FIELDS = [
     "ts_code", "symbol", "name", "area", "industry", "market", "exchange", "list_status",
     "list_date", "delist_date",
 ]  # fmt: skip
+VALUATION_FIELDS = ["ts_code", "trade_date", "close", "pe_ttm", "pb", "total_mv", "circ_mv"]
 _PERIOD = {"daily": Period.DAILY, "weekly": Period.WEEKLY, "monthly": Period.MONTHLY}
 _EXCHANGE = {Exchange.SH: "SSE", Exchange.SZ: "SZSE", Exchange.BJ: "BSE"}
 _MARKET = {Board.MAIN: "主板", Board.STAR: "科创板", Board.CHINEXT: "创业板", Board.BSE: "北交所"}
@@ -88,6 +90,20 @@ def wire_bar(bar: Bar) -> dict[str, Any]:
         "pct_chg": round((bar.close / pre - 1.0) * 100.0, 4) if pre else None,
         "vol": bar.volume / 100,
         "amount": bar.amount / 1000,
+    }
+
+
+def wire_valuation(value: Valuation, close: float) -> dict[str, Any]:
+    """One valuation as tushare's ``daily_basic`` row: market values in 万元 at full precision
+    (so x10000 gives the yuan back), ``pe_ttm`` null while loss-making."""
+    return {
+        "ts_code": value.code,
+        "trade_date": ymd(value.trade_date),
+        "close": close,
+        "pe_ttm": value.pe_ttm,
+        "pb": value.pb,
+        "total_mv": None if value.total_mv is None else value.total_mv / 10000,
+        "circ_mv": None if value.circ_mv is None else value.circ_mv / 10000,
     }
 
 
@@ -189,6 +205,8 @@ class FakeTushare:
         rows, fields = handler(params)
         if faults.garbage and api_name in _PERIOD:
             rows = _garble(rows)
+        elif faults.garbage and api_name == "daily_basic":
+            rows = _garble_valuations(rows)
         offset = int(params.get("offset") or 0)
         limit = min(int(params.get("limit") or self.page_rows), self.page_rows)
         rows = rows[offset : offset + limit]
@@ -221,6 +239,7 @@ class FakeTushare:
             "weekly": lambda p: (self._bars(Period.WEEKLY, p), BAR_FIELDS),
             "monthly": lambda p: (self._bars(Period.MONTHLY, p), BAR_FIELDS),
             "adj_factor": lambda p: (self._factors(p), ["ts_code", "trade_date", "adj_factor"]),
+            "daily_basic": lambda p: (self._valuations(p), VALUATION_FIELDS),
             "trade_cal": lambda p: (
                 self._calendar(p),
                 ["exchange", "cal_date", "is_open", "pretrade_date"],
@@ -281,6 +300,34 @@ class FakeTushare:
             ]
         rows.sort(key=lambda r: (-int(r["trade_date"]), r["ts_code"]))
         return rows
+
+    def _valuations(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """``daily_basic``: by ``trade_date`` (optionally some codes) or by ``ts_code`` over a
+        range; suspended and unpublished days are absent."""
+        codes = self._codes(params)
+        values: list[Valuation] = []
+        closes: dict[tuple[str, dt.date], float] = {}
+        if params.get("trade_date"):
+            day = _date(params["trade_date"], CALENDAR_END)
+            if day in self.unpublished or day > CALENDAR_END:
+                return []
+            values = self.market.valuations_for_date(day)
+            closes = {(b.code, b.trade_date): b.close for b in self.market.bars_for_date(day)}
+            if codes:
+                values = [v for v in values if v.code in codes]
+        else:
+            start = _date(params.get("start_date"), CALENDAR_START)
+            end = min(_date(params.get("end_date"), CALENDAR_END), CALENDAR_END)
+            for code in codes:
+                try:
+                    values += self.market.valuations_for_code(code, start, end)
+                    bars = self.market.bars_for_code(code, start, end)
+                except KeyError:
+                    continue
+                closes.update({(b.code, b.trade_date): b.close for b in bars})
+            values = [v for v in values if v.trade_date not in self.unpublished]
+        values.sort(key=lambda v: (-v.trade_date.toordinal(), v.code))
+        return [wire_valuation(v, closes[(v.code, v.trade_date)]) for v in values]
 
     def _calendar(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if params.get("exchange") not in (None, "", "SSE", "SZSE", "BSE"):
@@ -397,6 +444,17 @@ def _garble(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         first["high"] = round(first["low"] - 0.01, 2)
     if len(traded) > 1:
         rows[traded[1]]["vol"] = rows[traded[1]]["vol"] * 100
+    return rows
+
+
+def _garble_valuations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two corrupted ``daily_basic`` rows: a negative total market value, and a market value
+    that is not a number."""
+    rows = [dict(r) for r in rows]
+    if rows:
+        rows[0]["total_mv"] = -abs(rows[0]["total_mv"] or 1.0)
+    if len(rows) > 1:
+        rows[1]["circ_mv"] = "--"
     return rows
 
 

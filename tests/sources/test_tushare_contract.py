@@ -40,6 +40,7 @@ from stocksync.sources.tushare import TushareSource, build_tushare_source
 
 TIMEOUT_S = 2.0
 START, END = dt.date(2024, 12, 2), dt.date(2025, 1, 31)
+RANGE = (START, END)
 EX_DATE_CODES = ("605685.SH", "000945.SZ")  # their factors change within START..END
 SUSPENDED_CODE = "002766.SZ"  # suspended on 15 days of START..END
 
@@ -94,6 +95,11 @@ class TestTushareContract(SourceContract):
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
         return [b for b in bars if b.trade_status == 1]  # tushare omits suspended days
 
+    def test_valuations_equal_the_truth(self, source, fake, market):
+        super().test_valuations_equal_the_truth(source, market)
+        # the inherited test passes on NotImplementedError: make sure it really compared
+        assert fake.count("daily_basic") == len(self.CODES) + 1
+
     def test_the_sample_covers_the_boards_ex_dates_and_suspensions(self, market):
         secs = {s.code: s for s in market.securities()}
         assert {secs[c].board.value for c in self.CODES} == {"main", "star", "chinext", "bse"}
@@ -103,6 +109,8 @@ class TestTushareContract(SourceContract):
             assert len({f.factor for f in market.adj_factors(code, START, END)}) > 1, code
         daily = market.bars_for_code(SUSPENDED_CODE, START, END)
         assert any(b.trade_status == 0 for b in daily)
+        pes = {v.pe_ttm is None for c in self.CODES for v in market.valuations_for_code(c, *RANGE)}
+        assert pes == {True, False}  # loss-making stocks and profitable ones
 
 
 # -- units and fields ---------------------------------------------------------------------
@@ -133,6 +141,94 @@ def test_volume_and_amount_are_converted_from_lots_and_thousands(source, fake, m
         assert isinstance(bar.volume, int)
         assert bar.volume == round(row["vol"] * 100) == true.volume
         assert bar.amount == round(row["amount"] * 1000, 2) == true.amount
+
+
+def test_market_values_are_converted_from_ten_thousands_of_yuan(source, fake, market):
+    code = EX_DATE_CODES[1]
+    wire = {
+        r["trade_date"]: r
+        for r in _wire(fake, "daily_basic", ts_code=code, start_date=ymd(START), end_date=ymd(END))
+    }
+    truth = {v.trade_date: v for v in market.valuations_for_code(code, START, END)}
+    assert list(wire) == sorted(wire, reverse=True)  # the wire is newest first ...
+    got = source.stock_valuations(code, START, END)
+    assert [ymd(v.trade_date) for v in got] == sorted(wire)  # ... the valuations oldest first
+    assert len(got) > 20
+    for value in got:
+        row, true = wire[ymd(value.trade_date)], truth[value.trade_date]
+        assert row["total_mv"] == true.total_mv / 10000  # 万元 on the wire
+        assert row["circ_mv"] == true.circ_mv / 10000
+        assert row["total_mv"] < 1e7 < value.total_mv  # yuan once stored
+        assert value.total_mv == round(row["total_mv"] * 10000, 2) == true.total_mv
+        assert value.circ_mv == round(row["circ_mv"] * 10000, 2) == true.circ_mv
+        assert (value.pe_ttm, value.pb) == (row["pe_ttm"], row["pb"]) == (true.pe_ttm, true.pb)
+
+
+def test_a_loss_making_stock_has_no_pe(source, fake, market):
+    day = market.trading_days(START, END)[6]
+    truth = {v.code: v for v in market.valuations_for_date(day)}
+    losers = sorted(c for c, v in truth.items() if v.pe_ttm is None)
+    assert 0 < len(losers) < len(truth) / 2
+    wire = {r["ts_code"]: r for r in _wire(fake, "daily_basic", trade_date=ymd(day))}
+    assert {c for c, r in wire.items() if r["pe_ttm"] is None} == set(losers)  # null on the wire
+    got = {v.code: v for v in source.market_valuations(day)}  # a column mixing NaN and numbers
+    assert got.keys() == truth.keys()
+    assert {c for c, v in got.items() if v.pe_ttm is None} == set(losers)
+    assert all(isinstance(v.pe_ttm, float) for c, v in got.items() if c not in losers)
+    for code in (losers[0], SUSPENDED_CODE):  # a column of nulls only
+        got_one = source.stock_valuations(code, START, END)
+        assert got_one == market.valuations_for_code(code, START, END) and got_one
+        assert all(v.pe_ttm is None and v.pb and v.total_mv and v.circ_mv for v in got_one)
+
+
+def test_valuations_skip_suspended_and_closed_days_and_unknown_codes(source, market):
+    got = source.stock_valuations(SUSPENDED_CODE, START, END)
+    traded = [b.trade_date for b in market.bars_for_code(SUSPENDED_CODE, START, END)]
+    trading = [b.trade_date for b in market.bars_for_code(SUSPENDED_CODE, START, END)
+               if b.trade_status == 1]  # fmt: skip
+    assert [v.trade_date for v in got] == trading and len(trading) < len(traded)
+    assert source.market_valuations(dt.date(2025, 1, 1)) == []  # New Year: closed
+    with pytest.raises(NoDataError):
+        source.stock_valuations("600999.SH", START, END)
+    sec = next(s for s in market.securities() if s.list_date > dt.date(2025, 6, 1))
+    before = sec.list_date - dt.timedelta(days=60), sec.list_date - dt.timedelta(days=1)
+    assert source.stock_valuations(sec.code, *before) == []
+
+
+def test_valuations_are_paged_and_spanned(fake, faults, market):
+    fake.page_rows = 100
+    source = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=TIMEOUT_S, page_rows=100)
+    day = market.trading_days(START, END)[2]
+    truth = market.valuations_for_date(day)
+    assert source.market_valuations(day) == truth
+    assert len(truth) > 200 and fake.count("daily_basic") == len(truth) // 100 + 1
+    fake.reset()
+    start = dt.date(2000, 1, 1)
+    code = EX_DATE_CODES[1]
+    got = make_source(fake).stock_valuations(code, start, END)
+    assert got == market.valuations_for_code(code, start, END) and len(got) > 4000
+    assert fake.count("daily_basic") == 2  # 2000-2019 and 2020-2025, each under a page
+
+
+def test_garbage_valuations_are_refused(source, faults, market):
+    faults.set(garbage=True)
+    with pytest.raises(TransientSourceError, match="malformed row"):
+        source.market_valuations(market.trading_days(START, END)[3])
+    with pytest.raises(TransientSourceError, match="malformed row"):
+        source.stock_valuations(EX_DATE_CODES[0], START, END)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("circ_mv", -1.0), ("total_mv", 0.0), ("total_mv", "12x"), ("pb", float("inf"))],
+)
+def test_an_impossible_valuation_is_refused(source, market, monkeypatch, field, value):
+    original = fake_tushare.wire_valuation
+    monkeypatch.setattr(
+        fake_tushare, "wire_valuation", lambda v, close: {**original(v, close), field: value}
+    )
+    with pytest.raises(TransientSourceError, match="malformed row"):
+        source.stock_valuations(EX_DATE_CODES[0], START, END)
 
 
 def test_pct_chg_is_recomputed_not_trusted(source, market, monkeypatch):
@@ -205,6 +301,8 @@ def test_a_known_code_without_bars_in_range_is_empty_not_no_data(source, market)
         lambda s: s.market_bars(Period.WEEKLY, dt.date(2025, 1, 24)),
         lambda s: s.adj_factors("605685.SH", START, END),
         lambda s: s.market_adj_factors(dt.date(2025, 1, 24)),
+        lambda s: s.stock_valuations("605685.SH", START, END),
+        lambda s: s.market_valuations(dt.date(2025, 1, 24)),
         lambda s: s.securities(),
         lambda s: s.trading_days(START, END),
     ],
@@ -232,6 +330,10 @@ def test_an_empty_whole_market_reply_is_explained(fake, faults, market):
         fresh.market_bars(Period.DAILY, day)
     with pytest.raises(TransientSourceError, match="not published yet"):
         fresh.market_adj_factors(day)
+    with pytest.raises(TransientSourceError, match="not published yet"):
+        fresh.market_valuations(day)
+    with pytest.raises(NoDataError, match="no valuations for trading day"):
+        old.market_valuations(day)
     assert old.market_bars(Period.DAILY, dt.date(2025, 1, 4)) == []  # a Saturday
     with pytest.raises(NoDataError, match="not a trading day"):
         old.market_bars(Period.WEEKLY, dt.date(2025, 1, 4))
@@ -278,6 +380,29 @@ def test_the_quota_is_asked_before_every_call_and_its_wait_honoured(fake, faults
     assert info.value.wait_s == 7.5
     assert quota.calls == [("tushare", 120)] * 2
     assert fake.count() == 1  # the refused call never reached the server
+
+
+def test_valuation_calls_pass_the_shared_quota(fake, faults):
+    quota = RecordingQuota(waits=[0.0, 0.0, 4.0, 4.0])
+    source = make_source(fake, quota)
+    assert source.stock_valuations(EX_DATE_CODES[0], START, END)
+    assert source.market_valuations(START)
+    with pytest.raises(RateLimitedError) as info:
+        source.stock_valuations(EX_DATE_CODES[0], START, END)
+    assert info.value.wait_s == 4.0
+    with pytest.raises(RateLimitedError):
+        source.market_valuations(START)
+    assert quota.calls == [("tushare", 200)] * 4
+    assert fake.count("daily_basic") == 2  # the refused calls never reached the server
+
+
+def test_valuations_without_the_points_are_fatal(source, fake):
+    fake.force(40203, MSG_PERMISSION)  # daily_basic needs 2,000 points
+    with pytest.raises(FatalSourceError):
+        source.market_valuations(START)
+    fake.force(40203, per_minute_message(50))
+    with pytest.raises(RateLimitedError):
+        source.stock_valuations(EX_DATE_CODES[0], START, END)
 
 
 def test_the_in_process_quota_applies_without_a_shared_one(fake, faults):

@@ -29,7 +29,7 @@ from stocksync.sources.base import (
 log = logging.getLogger(__name__)
 
 SOURCE = "tushare"
-PAGE_ROWS = 6000  # documented per-call maximum of ``daily``; a full page is followed by the next
+PAGE_ROWS = 6000  # documented per-call maximum of daily, daily_basic; a full page is followed
 PER_MINUTE_WAIT_S = 60.0  # after a per-minute limit a full minute must pass (tushare #1868)
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _PER_MINUTE = re.compile(r"每分钟最多访问该接口\s*(\d+)\s*次")

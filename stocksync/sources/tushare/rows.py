@@ -1,5 +1,6 @@
 """tushare's wire rows to canonical rows: lots (手) x100 -> shares, thousands of yuan (千元)
-x1000 -> yuan, ``YYYYMMDD`` -> dates, newest-first -> sorted, ``pct_chg`` recomputed."""
+x1000 -> yuan, ten thousands of yuan (万元) x10000 -> yuan, ``YYYYMMDD`` -> dates, newest-first
+-> sorted, ``pct_chg`` recomputed, a missing P/E (loss-making) -> None."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from stocksync.codes import board_of
-from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security
+from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
 
 BAR_FIELDS = ("ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "vol", "amount")
 FACTOR_FIELDS = ("ts_code", "trade_date", "adj_factor")
 CAL_FIELDS = ("cal_date", "is_open")
 BASIC_FIELDS = ("ts_code", "name", "exchange", "list_date", "delist_date")
+VALUATION_FIELDS = ("ts_code", "trade_date", "pe_ttm", "pb", "total_mv", "circ_mv")
+VALUATION_API = "daily_basic"
 BAR_API = {Period.DAILY: "daily", Period.WEEKLY: "weekly", Period.MONTHLY: "monthly"}
 _EXCHANGE = {"SSE": Exchange.SH, "SZSE": Exchange.SZ, "BSE": Exchange.BJ}
 
@@ -73,6 +76,43 @@ def factors(rows: Iterable[Row]) -> list[AdjFactor]:
     """``FACTOR_FIELDS`` rows as factors sorted by (code, date)."""
     found = [AdjFactor(str(c), parse_day(d), number(f)) for c, d, f in rows]
     return sorted(found, key=lambda f: (f.code, f.trade_date))
+
+
+def _ratio(value: object) -> float | None:
+    """A P/E or P/B: None when tushare leaves it out (a loss-making stock has no P/E)."""
+    if missing(value):
+        return None
+    ratio = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(ratio):
+        raise ValueError(f"not a finite ratio: {ratio!r}")
+    return ratio
+
+
+def _yuan_from_wan(value: object) -> float | None:
+    """A market value in 万元 as yuan (x10000, to the fen); None when left out."""
+    if missing(value):
+        return None
+    wan = float(value)  # type: ignore[arg-type]
+    if not (math.isfinite(wan) and wan > 0):
+        raise ValueError(f"not a market value: {wan!r}")
+    return round(wan * 10000, 2)
+
+
+def valuations(rows: Iterable[Row]) -> list[Valuation]:
+    """``VALUATION_FIELDS`` rows (``daily_basic``) as valuations sorted by (code, date).
+    ValueError for a row no sound reply holds (a non-positive or non-numeric market value)."""
+    found = [
+        Valuation(
+            code=str(code),
+            trade_date=parse_day(day),
+            pe_ttm=_ratio(pe_ttm),
+            pb=_ratio(pb),
+            total_mv=_yuan_from_wan(total_mv),
+            circ_mv=_yuan_from_wan(circ_mv),
+        )
+        for code, day, pe_ttm, pb, total_mv, circ_mv in rows
+    ]
+    return sorted(found, key=lambda v: (v.code, v.trade_date))
 
 
 def security(row: Row) -> Security | None:

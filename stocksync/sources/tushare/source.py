@@ -1,4 +1,4 @@
-"""``TushareSource``: bars, factors, calendar and securities from tushare pro."""
+"""``TushareSource``: bars, factors, valuations, calendar and securities from tushare pro."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from stocksync.config import Settings
-from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
 from stocksync.sources.base import (
     Availability,
     CallQuota,
@@ -47,7 +47,8 @@ def _spans(start: dt.date, end: dt.date) -> list[tuple[str, str]]:
 
 class TushareSource(Source):
     """tushare pro: both request shapes for daily, weekly and monthly bars, adjustment factors
-    per stock and per date, the SSE calendar and the securities list (listed, delisted, paused).
+    and daily valuations (``daily_basic``, which needs 2,000 points) per stock and per date, the
+    SSE calendar and the securities list (listed, delisted, paused).
 
     Every call goes through :class:`TushareClient`: the shared ``quota`` first (with
     :attr:`calls_per_minute`, tightened to the per-minute limit tushare reports), then the
@@ -244,6 +245,34 @@ class TushareSource(Source):
         )
         factors = self._convert("adj_factor", lambda: rows.factors(found))
         return factors or self._empty_market("adjustment factors", Period.DAILY, trade_date)
+
+    # -- valuations ----------------------------------------------------------------------
+    def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
+        """Every trading stock's pe_ttm, pb and market values (yuan) on ``trade_date`` in one
+        ``daily_basic`` call; an empty reply is explained like :meth:`market_bars`'s."""
+        found = self._client.fetch(
+            rows.VALUATION_API, rows.VALUATION_FIELDS, trade_date=rows.ymd(trade_date)
+        )
+        values = self._convert(rows.VALUATION_API, lambda: rows.valuations(found))
+        return values or self._empty_market("valuations", Period.DAILY, trade_date)
+
+    def stock_valuations(self, code: str, start: dt.date, end: dt.date) -> list[Valuation]:
+        """Valuations of ``code`` on its trading days in ``[start, end]`` (suspended days are
+        absent); NoDataError for a code tushare does not list."""
+        found = []
+        for lo, hi in _spans(start, end):
+            found += self._client.fetch(
+                rows.VALUATION_API,
+                rows.VALUATION_FIELDS,
+                ts_code=code,
+                start_date=lo,
+                end_date=hi,
+            )
+        values = self._convert(rows.VALUATION_API, lambda: rows.valuations(found))
+        values = [v for v in values if v.code == code and start <= v.trade_date <= end]
+        if not values and (unknown := self._unknown(code)):
+            raise unknown
+        return values
 
 
 def build_tushare_source(settings: Settings, quota: CallQuota | None = None) -> TushareSource:
