@@ -46,8 +46,11 @@ def bucket_shape(limit_per_minute: int) -> tuple[int, float]:
 class TokenBucketQuota:
     """The shared rate limiter. Implements :class:`stocksync.sources.base.CallQuota`."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, max_block_s: float = 5.0) -> None:
         self.client = client
+        # A wait this short is slept through: a unit that needs several calls (bars, factors,
+        # valuations) would otherwise give back its slot and lose the tokens it already spent.
+        self.max_block_s = max_block_s
 
     def _key(self, source: str) -> str:
         return f"stocksync:bucket:{source}"
@@ -75,8 +78,14 @@ class TokenBucketQuota:
         if limit <= 0:
             return 0.0
         burst, rate = bucket_shape(limit)
-        at = time.time() if now is None else now
-        return float(self.client.eval(_TAKE, 1, self._key(source), burst, rate, at))
+        if now is not None:  # simulated time: no sleeping
+            return float(self.client.eval(_TAKE, 1, self._key(source), burst, rate, now))
+        deadline = time.monotonic() + self.max_block_s
+        while True:
+            wait = float(self.client.eval(_TAKE, 1, self._key(source), burst, rate, time.time()))
+            if wait <= 0.0 or time.monotonic() + wait > deadline:
+                return wait
+            time.sleep(wait)
 
 
 class InProcessQuota:
