@@ -12,19 +12,11 @@ from typing import Any
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
-from stocksync.errors import InvalidRequest, NotFound, RunConflict
+from stocksync.errors import InvalidRequest, RunConflict
 from stocksync.execution import finalize_run
-from stocksync.runs import rebuild_counters, run_view
+from stocksync.runs import get_run, rebuild_counters, run_view
 from stocksync.storage import ledger
 from stocksync.storage.ledger import RunRecord
-
-
-def _run(ctx: Context, run_id: int) -> RunRecord:
-    with ctx.engine.connect() as conn:
-        run = ledger.get_run(conn, run_id)
-    if run is None:
-        raise NotFound(f"run {run_id} does not exist")
-    return run
 
 
 def _take_lock(ctx: Context, run: RunRecord) -> int:
@@ -58,7 +50,7 @@ def _restart(
     except BaseException:
         ctx.lock.release(run.id, fence)
         raise
-    fresh = _run(ctx, run.id)
+    fresh = get_run(ctx, run.id)
     rebuild_counters(ctx, fresh)
     if queued:
         dispatcher.dispatch(run.id, queued)
@@ -75,7 +67,7 @@ def _restart(
 def resume(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
     """Continue a paused or interrupted run: re-enqueue every unit not yet finished (units a
     dead worker left running included). A finished or cancelled run cannot be resumed."""
-    run = _run(ctx, run_id)
+    run = get_run(ctx, run_id)
     if run.status not in RUN_ACTIVE_STATUSES:
         raise InvalidRequest(
             f"run {run_id} is {run.status}; only a pending, running or paused run resumes "
@@ -86,7 +78,7 @@ def resume(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
 
 def retry_failed(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
     """Put the run's failed units back to pending with a fresh attempt budget and run them."""
-    run = _run(ctx, run_id)
+    run = get_run(ctx, run_id)
     if run.status is RunStatus.CANCELLED:
         raise InvalidRequest(f"run {run_id} was cancelled; start a new run instead")
     return _restart(
@@ -96,11 +88,11 @@ def retry_failed(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str,
 
 def reset_failed(ctx: Context, run_id: int) -> int:
     """Failed units back to pending without running them (the seeds' reset-failed)."""
-    run = _run(ctx, run_id)
+    run = get_run(ctx, run_id)
     with ctx.engine.begin() as conn:
         count = ledger.reset_failed_items(conn, run.id)
     if run.status in RUN_ACTIVE_STATUSES:
-        rebuild_counters(ctx, _run(ctx, run.id))
+        rebuild_counters(ctx, get_run(ctx, run.id))
     return count
 
 
@@ -116,7 +108,7 @@ def cancel(ctx: Context, run_id: int) -> dict[str, Any]:
 
 
 def _stop(ctx: Context, run_id: int, status: RunStatus, *, release_lock: bool) -> dict[str, Any]:
-    run = _run(ctx, run_id)
+    run = get_run(ctx, run_id)
     if run.status not in RUN_ACTIVE_STATUSES:
         raise InvalidRequest(f"run {run_id} is already {run.status}")
     now = dt.datetime.now(dt.UTC)

@@ -16,7 +16,9 @@ import datetime as dt
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from stocksync import progress
 from stocksync.context import Context
@@ -47,6 +49,7 @@ from stocksync.storage.quarantine import quarantine_rows
 from stocksync.validation import RejectedRow, validate_bars
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", AdjFactor, Valuation)
 MAX_REJECTS_SHOWN = 5
 BAN_WAIT_S = 300.0  # a rate-limit wait longer than this is a ban: skip the source meanwhile
 FATAL_COOLDOWN_S = 3600.0
@@ -160,28 +163,30 @@ def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> _Reply:
     else:
         assert item.trade_date is not None
         bars = filter_codes(source.market_bars(item.period, item.trade_date), symbols)
-    reply = _Reply(bars)
     if item.period is not Period.DAILY:
-        return reply
+        return _Reply(bars)
+    return _Reply(
+        bars,
+        factors=_companion(item, symbols, source.adj_factors, source.market_adj_factors),
+        valuations=_companion(item, symbols, source.stock_valuations, source.market_valuations),
+    )
+
+
+def _companion(
+    item: ItemRecord,
+    symbols: frozenset[str] | None,
+    per_stock: Callable[[str, dt.date, dt.date], list[C]],
+    per_date: Callable[[dt.date], list[C]],
+) -> list[C]:
+    """A daily unit's factors or valuations, fetched in the unit's shape; [] when the source
+    does not serve that dataset (it still serves bars)."""
     try:
         if item.code is not None:
-            reply.factors = source.adj_factors(item.code, item.start_date, item.end_date)
-        else:
-            assert item.trade_date is not None
-            found = source.market_adj_factors(item.trade_date)
-            reply.factors = [f for f in found if symbols is None or f.code in symbols]
+            return per_stock(item.code, item.start_date, item.end_date)
+        assert item.trade_date is not None
+        return [x for x in per_date(item.trade_date) if symbols is None or x.code in symbols]
     except NotImplementedError:
-        pass  # a source without factors still serves bars
-    try:
-        if item.code is not None:
-            reply.valuations = source.stock_valuations(item.code, item.start_date, item.end_date)
-        else:
-            assert item.trade_date is not None
-            values = source.market_valuations(item.trade_date)
-            reply.valuations = [v for v in values if symbols is None or v.code in symbols]
-    except NotImplementedError:
-        pass  # nor does one without valuations
-    return reply
+        return []
 
 
 def _work(
