@@ -228,7 +228,7 @@ def _try(
         return _fetch(source, run, item)
     except RateLimitedError as exc:
         if exc.limit_per_minute:
-            ctx.quota.tighten(name, exc.limit_per_minute)
+            ctx.quota.tighten(exc.bucket or name, exc.limit_per_minute)
         if exc.wait_s > BAN_WAIT_S:
             ctx.breaker.trip(name, f"banned or out of quota: {exc.message}", exc.wait_s)
             attempt.notes.append(f"{name} banned for {exc.wait_s:.0f} s: {exc.message}")

@@ -47,11 +47,17 @@ class RateLimitedError(SourceError):
     """
 
     def __init__(
-        self, source: str, message: str, wait_s: float, limit_per_minute: int | None = None
+        self,
+        source: str,
+        message: str,
+        wait_s: float,
+        limit_per_minute: int | None = None,
+        bucket: str | None = None,
     ) -> None:
         super().__init__(source, message)
         self.wait_s = wait_s
         self.limit_per_minute = limit_per_minute
+        self.bucket = bucket  # the rate-limit bucket the limit applies to (default: the source)
 
 
 class FatalSourceError(SourceError):

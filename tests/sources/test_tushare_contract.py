@@ -350,9 +350,12 @@ def test_the_per_minute_limit_is_learned_from_the_message(fake, faults):
     with pytest.raises(RateLimitedError) as info:
         source.trading_days(START, END)
     assert info.value.wait_s == 60 and info.value.limit_per_minute == 37  # for the shared bucket
+    assert info.value.bucket == "tushare.trade_cal"  # tushare limits each endpoint on its own
     assert source.learned_calls_per_minute == 37 and source.calls_per_minute == 37
     source.trading_days(START, END)
-    assert quota.calls == [("tushare", 200), ("tushare", 37)]
+    source.securities()  # another endpoint keeps its own (configured) limit
+    assert quota.calls[:2] == [("tushare.trade_cal", 200), ("tushare.trade_cal", 37)]
+    assert set(quota.calls[2:]) == {("tushare.stock_basic", 200)}
     fake.force(40203, per_minute_message(80))  # a looser limit never loosens ours
     with pytest.raises(RateLimitedError):
         source.trading_days(START, END)
@@ -378,7 +381,7 @@ def test_the_quota_is_asked_before_every_call_and_its_wait_honoured(fake, faults
     with pytest.raises(RateLimitedError) as info:
         source.trading_days(START, END)
     assert info.value.wait_s == 7.5
-    assert quota.calls == [("tushare", 120)] * 2
+    assert quota.calls == [("tushare.trade_cal", 120)] * 2
     assert fake.count() == 1  # the refused call never reached the server
 
 
@@ -392,7 +395,7 @@ def test_valuation_calls_pass_the_shared_quota(fake, faults):
     assert info.value.wait_s == 4.0
     with pytest.raises(RateLimitedError):
         source.market_valuations(START)
-    assert quota.calls == [("tushare", 200)] * 4
+    assert quota.calls == [("tushare.daily_basic", 200)] * 4
     assert fake.count("daily_basic") == 2  # the refused calls never reached the server
 
 

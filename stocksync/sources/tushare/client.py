@@ -53,6 +53,11 @@ class Secret:
     __str__ = __repr__
 
 
+def bucket(api_name: str) -> str:
+    """The shared rate-limit bucket of one tushare endpoint (limits are per endpoint)."""
+    return f"{SOURCE}.{api_name}"
+
+
 class Library:
     """tushare, requests and ``DataApi``, imported on first use (importing tushare takes ~1 s)."""
 
@@ -102,19 +107,25 @@ class TushareClient:
         self.timeout_s = timeout_s
         self.page_rows = page_rows
         self._configured_limit = max(0, calls_per_minute)
-        self._learned_limit: int | None = None
+        self._learned: dict[str, int] = {}  # tushare limits each endpoint on its own
         self._quota: CallQuota = quota if quota is not None else InProcessQuota()
         self._lock = threading.Lock()
         self._apis: dict[float, Any] = {}
 
     @property
     def learned_limit(self) -> int | None:
-        return self._learned_limit
+        """The lowest per-endpoint limit tushare has reported (None: none yet)."""
+        return min(self._learned.values()) if self._learned else None
 
     @property
     def limit(self) -> int | None:
-        """The configured limit, tightened to the learned one; None when neither is set."""
-        limits = [n for n in (self._configured_limit, self._learned_limit) if n]
+        """The configured limit, tightened to the lowest learned one; None when neither."""
+        limits = [n for n in (self._configured_limit, self.learned_limit) if n]
+        return min(limits) if limits else None
+
+    def limit_for(self, api_name: str) -> int | None:
+        """The limit of one endpoint: the configured one, tightened to what tushare said."""
+        limits = [n for n in (self._configured_limit, self._learned.get(api_name)) if n]
         return min(limits) if limits else None
 
     def _api(self, timeout_s: float) -> Any:
@@ -141,11 +152,13 @@ class TushareClient:
         self, api_name: str, fields: Sequence[str], *, timeout_s: float | None = None, **params: Any
     ) -> Any:
         """One call of ``api_name``: a DataFrame holding ``fields``, or a SourceError."""
-        limit = self.limit
+        limit = self.limit_for(api_name)
         if limit:
-            wait = self._quota.acquire(SOURCE, limit)
+            wait = self._quota.acquire(bucket(api_name), limit)
             if wait > 0:
-                raise RateLimitedError(SOURCE, f"over {limit} calls per minute", wait_s=wait)
+                raise RateLimitedError(
+                    SOURCE, f"{api_name}: over {limit} calls per minute", wait_s=wait
+                )
         timeout = timeout_s or self.timeout_s
         api = self._api(timeout)
         failure: SourceError | None = None
@@ -200,12 +213,13 @@ class TushareClient:
         text = text[:300]
         if match := _PER_MINUTE.search(text):
             limit = int(match.group(1))
-            self._learn(limit)
+            self._learn(api_name, limit)
             return RateLimitedError(
                 SOURCE,
                 f"{api_name}: at most {limit} calls per minute",
                 wait_s=PER_MINUTE_WAIT_S,
                 limit_per_minute=limit,  # so the shared bucket tightens too
+                bucket=bucket(api_name),
             )
         if "每分钟最多访问" in text:
             return RateLimitedError(SOURCE, f"{api_name}: {text}", wait_s=PER_MINUTE_WAIT_S)
@@ -221,8 +235,10 @@ class TushareClient:
             return FatalSourceError(SOURCE, f"{api_name}: {text}")
         return TransientSourceError(SOURCE, f"{api_name}: {text}")
 
-    def _learn(self, limit: int) -> None:
+    def _learn(self, api_name: str, limit: int) -> None:
         with self._lock:
-            if limit > 0 and (self._learned_limit is None or limit < self._learned_limit):
-                self._learned_limit = limit
-                log.warning("tushare allows %d calls per minute; lowering the quota", limit)
+            known = self._learned.get(api_name)
+            if limit > 0 and (known is None or limit < known):
+                self._learned[api_name] = limit
+                log.warning("tushare allows %d %s calls per minute; lowering its quota",
+                            limit, api_name)  # fmt: skip
