@@ -64,14 +64,20 @@ def test_success_resets_the_failure_count(ctx):
     assert not breaker.record_failure("s", "y")
 
 
-def test_a_unit_whose_sources_are_all_cooling_down_waits_then_gives_up(ctx, settings):
-    class Recorder:
-        def dispatch(self, run_id, item_ids):
-            self.ids = list(item_ids)
+class Recorder:
+    def dispatch(self, run_id, item_ids):
+        self.ids = list(item_ids)
 
+
+def one_day_run(ctx) -> Recorder:
     recorder = Recorder()
-    runs.create_run(ctx, runs.parse_spec(ctx, {"start_date": "2025-03-03",
-                                               "end_date": "2025-03-03"}), recorder)  # fmt: skip
+    spec = runs.parse_spec(ctx, {"start_date": "2025-03-03", "end_date": "2025-03-03"})
+    runs.create_run(ctx, spec, recorder)
+    return recorder
+
+
+def test_a_unit_whose_sources_are_all_cooling_down_waits_then_gives_up(ctx, settings):
+    recorder = one_day_run(ctx)
     ctx.breaker.trip("sim", "banned for testing", 40)
     with pytest.raises(RetryLater) as later:
         run_unit(ctx, recorder.ids[0])
@@ -83,13 +89,7 @@ def test_a_unit_whose_sources_are_all_cooling_down_waits_then_gives_up(ctx, sett
 
 
 def test_a_source_that_stays_down_fails_the_unit_after_max_attempts(ctx, settings):
-    class Recorder:
-        def dispatch(self, run_id, item_ids):
-            self.ids = list(item_ids)
-
-    recorder = Recorder()
-    runs.create_run(ctx, runs.parse_spec(ctx, {"start_date": "2025-03-03",
-                                               "end_date": "2025-03-03"}), recorder)  # fmt: skip
+    recorder = one_day_run(ctx)
     ctx.breaker.trip("sim", "down for good", 600)
     for _ in range(settings.max_attempts - 1):
         with pytest.raises(RetryLater):

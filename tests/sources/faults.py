@@ -61,3 +61,15 @@ class Faults:
                         if not f.name.startswith("_") and f.name not in ("requests_seen",):
                             setattr(self, f.name, f.default)
             return snapshot
+
+
+class RecordingQuota:
+    """A CallQuota that records its calls and answers from a script (0.0 once it runs out)."""
+
+    def __init__(self, waits: list[float] | None = None) -> None:
+        self.waits = list(waits or [])
+        self.calls: list[tuple[str, int]] = []
+
+    def acquire(self, source: str, limit_per_minute: int) -> float:
+        self.calls.append((source, limit_per_minute))
+        return self.waits.pop(0) if self.waits else 0.0

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from contract import CORE_FIELDS, SourceContract, replace_bar  # type: ignore[import-not-found]
 from fake_baostock import PAGE_ROWS, FakeBaostockServer, bs_code  # type: ignore[import-not-found]
-from faults import Faults  # type: ignore[import-not-found]
+from faults import Faults, RecordingQuota  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
 from stocksync.domain import Bar, Board, Exchange, Period
@@ -42,18 +42,6 @@ LONG_CODE = "000006.SZ"  # listed since 1991: ~4,900 daily bars since 2005, thre
 A, B = "000945.SZ", "600399.SH"
 LOSS_CODE = "600540.SH"  # loss-making (no P/E) and trading every day of START..END
 VALUATION_QUERY = "date,code,peTTM,pbMRQ,tradestatus"
-
-
-class RecordingQuota:
-    """A CallQuota that records its calls and answers from a script (0.0 once it runs out)."""
-
-    def __init__(self, waits: list[float] | None = None) -> None:
-        self.waits = list(waits or [])
-        self.calls: list[tuple[str, int]] = []
-
-    def acquire(self, source: str, limit_per_minute: int) -> float:
-        self.calls.append((source, limit_per_minute))
-        return self.waits.pop(0) if self.waits else 0.0
 
 
 def make_source(server: FakeBaostockServer, quota=None, **changes: Any) -> BaostockSource:

@@ -11,7 +11,7 @@ import sys
 import fake_tushare  # type: ignore[import-not-found]
 import pytest
 import requests
-from contract import SourceContract  # type: ignore[import-not-found]
+from contract import SourceContract
 from fake_tushare import (  # type: ignore[import-not-found]
     MSG_DAILY_LIMIT,
     MSG_INTERNAL,
@@ -23,6 +23,7 @@ from fake_tushare import (  # type: ignore[import-not-found]
     running,
     ymd,
 )
+from faults import RecordingQuota  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
 from stocksync.domain import Bar, Period
@@ -43,18 +44,6 @@ START, END = dt.date(2024, 12, 2), dt.date(2025, 1, 31)
 RANGE = (START, END)
 EX_DATE_CODES = ("605685.SH", "000945.SZ")  # their factors change within START..END
 SUSPENDED_CODE = "002766.SZ"  # suspended on 15 days of START..END
-
-
-class RecordingQuota:
-    """A CallQuota that records its calls and answers from a script (0.0 once it runs out)."""
-
-    def __init__(self, waits: list[float] | None = None) -> None:
-        self.waits = list(waits or [])
-        self.calls: list[tuple[str, int]] = []
-
-    def acquire(self, source: str, limit_per_minute: int) -> float:
-        self.calls.append((source, limit_per_minute))
-        return self.waits.pop(0) if self.waits else 0.0
 
 
 def make_source(fake: FakeTushare, quota=None, **changes) -> TushareSource:
