@@ -43,7 +43,7 @@ def follow(
         TimeElapsedColumn(),
     )  # fmt: skip
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("sync", total=view["total"], **_fields(view))
+        task = bar.add_task("sync", total=view["total"], completed=view["done"], **_fields(view))
         while view["status"] in ACTIVE:
             if workers and all(w.poll() is not None for w in workers):
                 raise WorkersGone("the local worker processes exited; see the worker log")
