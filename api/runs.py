@@ -61,6 +61,16 @@ def show_run(run_id: int) -> ResponseReturnValue:
     return jsonify(runs.run_view(app_context(), run_id))
 
 
+@bp.get("/runs/<int:run_id>/items")
+def list_items(run_id: int) -> ResponseReturnValue:
+    page = _int_arg("page", 1)
+    per_page = _int_arg("per_page", 50)
+    status = request.args.get("status")
+    return jsonify(
+        runs.list_items(app_context(), run_id, status=status, page=page, per_page=per_page)
+    )
+
+
 @bp.get("/runs")
 def list_runs() -> ResponseReturnValue:
     page = _int_arg("page", 1)

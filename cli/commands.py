@@ -135,6 +135,13 @@ def _poll(ctx: Context, run_id: int) -> dict[str, Any]:
 @_friendly_errors
 def status(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(), migrate=True)
+    if args.run is not None and args.items:
+        listing = runs.list_items(ctx, args.run, status=args.items, page=1, per_page=500)
+        if args.json:
+            console.print_json(json.dumps(listing))
+        else:
+            render.items(console, listing)
+        return EXIT_OK
     if args.run is not None:
         view = runs.run_view(ctx, args.run)
         console.print_json(json.dumps(view)) if args.json else render.summary(console, view)

@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show one run, or the latest runs")
     status.add_argument("run", nargs="?", type=int, help="run id")
     status.add_argument("--json", action="store_true")
+    status.add_argument("--items", metavar="STATUS", help="list the run's units: failed, pending…")
     status.set_defaults(func=commands.status)
 
     for name, helptext in (

@@ -121,3 +121,15 @@ def sources(console: Console, statuses: list[dict[str, Any]]) -> None:
             s["circuit_detail"], f"{last['at']}: {last['message']}" if last else "—",
         )  # fmt: skip
     console.print(table)
+
+
+def items(console: Console, listing: dict[str, Any]) -> None:
+    table = Table(title=f"units ({listing['total']} matching)")
+    for column in ("id", "unit", "status", "attempts", "source", "rows", "error"):
+        table.add_column(column)
+    for i in listing["items"]:
+        table.add_row(
+            str(i["id"]), i["unit"], i["status"], str(i["attempts"]), i["source"] or "—",
+            str(i["rows"]), i["error"] or "",
+        )  # fmt: skip
+    console.print(table)

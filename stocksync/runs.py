@@ -10,7 +10,7 @@ from typing import Any
 from stocksync import progress
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
-from stocksync.domain import RUN_ACTIVE_STATUSES, RunStatus
+from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
 from stocksync.errors import InvalidRequest, NotFound, RunConflict
 from stocksync.planning import Plan, plan_run
 from stocksync.reference import dates_by_period, ensure_securities
@@ -239,3 +239,45 @@ def list_runs(ctx: Context, *, page: int, per_page: int) -> dict[str, Any]:
             }
         )
     return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+def list_items(
+    ctx: Context, run_id: int, *, status: str | None, page: int, per_page: int
+) -> dict[str, Any]:
+    """A page of a run's units — e.g. its failed ones with their errors and attempts."""
+    get_run(ctx, run_id)
+    if page < 1 or not 1 <= per_page <= 500:
+        raise InvalidRequest("page must be ≥ 1 and per_page between 1 and 500", field="page")
+    try:
+        wanted = ItemStatus(status) if status else None
+    except ValueError:
+        names = ", ".join(s.value for s in ItemStatus)
+        raise InvalidRequest(
+            f"unknown status {status!r}; use one of {names}", field="status"
+        ) from None
+    with ctx.engine.connect() as conn:
+        items, total = ledger.list_items(
+            conn, run_id, status=wanted, limit=per_page, offset=(page - 1) * per_page
+        )
+    return {
+        "items": [
+            {
+                "id": i.id,
+                "unit": i.unit_key,
+                "period": i.period.value,
+                "trade_date": i.trade_date.isoformat() if i.trade_date else None,
+                "code": i.code,
+                "start_date": i.start_date.isoformat(),
+                "end_date": i.end_date.isoformat(),
+                "status": i.status.value,
+                "attempts": i.attempts,
+                "source": i.source,
+                "rows": i.rows,
+                "error": i.error,
+            }
+            for i in items
+        ],
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    }

@@ -259,6 +259,20 @@ def runs_with_status(conn: Connection, statuses: Sequence[RunStatus]) -> list[Ru
     return [RunRecord.from_row(r) for r in conn.execute(query)]
 
 
+def list_items(
+    conn: Connection, run_id: int, *, status: ItemStatus | None, limit: int, offset: int
+) -> tuple[list[ItemRecord], int]:
+    """A page of the run's items (optionally of one status), in id order, and how many match."""
+    where = [sync_items.c.run_id == run_id]
+    if status is not None:
+        where.append(sync_items.c.status == status.value)
+    rows = conn.execute(
+        select(sync_items).where(*where).order_by(sync_items.c.id).limit(limit).offset(offset)
+    ).all()
+    total = conn.execute(select(func.count()).select_from(sync_items).where(*where)).scalar_one()
+    return [ItemRecord.from_row(r) for r in rows], int(total)
+
+
 def get_item(conn: Connection, item_id: int) -> ItemRecord | None:
     row = conn.execute(select(sync_items).where(sync_items.c.id == item_id)).first()
     return ItemRecord.from_row(row) if row else None

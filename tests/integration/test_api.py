@@ -149,3 +149,27 @@ def test_runs_can_be_paused_resumed_cancelled_and_retried_over_http(client, sett
     assert client.post(f"{link}/cancel").status_code == 400
     assert client.post("/api/v1/runs/999/retry-failed").status_code == 404
     assert client.post(f"{link}/reset-failed").json == {"run_id": run["run_id"], "reset": 0}
+
+
+def test_a_runs_units_can_be_listed_by_status_with_their_errors(client, ctx):
+    import dataclasses
+
+    from stocksync.context import build_context
+    from stocksync.execution import run_unit
+
+    run = client.post("/api/v1/runs", json=VALID).json
+    broken = build_context(
+        ctx.settings.with_overrides(sim=dataclasses.replace(ctx.settings.sim, garbage_rate=1.0))
+    )
+    first = client.get(f"{run['link']}/items?status=pending").json["items"][0]
+    run_unit(broken, first["id"])
+    broken.close()
+    failed = client.get(f"{run['link']}/items?status=failed").json
+    assert failed["total"] == 1
+    item = failed["items"][0]
+    assert (item["id"], item["attempts"], item["source"]) == (first["id"], 1, "sim")
+    assert "quarantined" in item["error"]
+    assert client.get(f"{run['link']}/items").json["total"] == 3
+    bad = client.get(f"{run['link']}/items?status=broken")
+    assert bad.status_code == 400 and "unknown status" in bad.json["error"]["message"]
+    assert client.get("/api/v1/runs/999/items").status_code == 404
