@@ -20,7 +20,7 @@ from stocksync import runs
 from stocksync.config import Settings
 from stocksync.context import Context
 from stocksync.domain import RUN_ACTIVE_STATUSES, RunStatus
-from stocksync.execution import finalize_run
+from stocksync.finalize import finalize_run
 from stocksync.sources.base import Shape, Source
 from stocksync.sources.registry import SourceRegistry
 from stocksync.sources.sim import SimSource, sim_market

@@ -17,7 +17,7 @@ from stocksync import control, runs
 from stocksync.config import Settings, get_settings
 from stocksync.context import Context, build_context
 from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnavailable
-from stocksync.execution import finalize_run
+from stocksync.finalize import finalize_run
 from stocksync.services import embedded_status, resolve_service_urls, stop_embedded
 from stocksync.sources.status import source_statuses
 from stocksync.storage.migrate import upgrade

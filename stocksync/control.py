@@ -13,7 +13,7 @@ from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
 from stocksync.errors import InvalidRequest, RunConflict
-from stocksync.execution import finalize_run
+from stocksync.finalize import finalize_run
 from stocksync.runs import get_run, rebuild_counters, run_view
 from stocksync.storage import ledger
 from stocksync.storage.ledger import RunRecord

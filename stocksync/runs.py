@@ -12,6 +12,7 @@ from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
 from stocksync.errors import InvalidRequest, NotFound, RunConflict
+from stocksync.finalize import finalize_run
 from stocksync.planning import Plan, plan_run
 from stocksync.reference import dates_by_period, ensure_securities
 from stocksync.spec import RunSpec, parse_run_request
@@ -119,8 +120,6 @@ def create_run(ctx: Context, spec: RunSpec, dispatcher: Dispatcher) -> CreatedRu
     if pending:
         dispatcher.dispatch(run_id, pending)
     else:
-        from stocksync.execution import finalize_run
-
         finalize_run(ctx, run_id)
     return CreatedRun(
         run_id=run_id,
