@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from api.bars import bp as bars_bp
 from api.errors import register_error_handlers
 from api.health import bp as health_bp
 from api.runs import bp as runs_bp
@@ -38,4 +39,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(runs_bp, url_prefix="/api/v1")
     app.register_blueprint(sources_bp, url_prefix="/api/v1")
+    app.register_blueprint(bars_bp, url_prefix="/api/v1")
     return app

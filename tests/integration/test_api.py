@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import redis
 from celery import Celery
@@ -173,3 +175,53 @@ def test_a_runs_units_can_be_listed_by_status_with_their_errors(client, ctx):
     bad = client.get(f"{run['link']}/items?status=broken")
     assert bad.status_code == 400 and "unknown status" in bad.json["error"]["message"]
     assert client.get("/api/v1/runs/999/items").status_code == 404
+
+
+def test_bars_are_read_back_raw_or_adjusted(client, ctx, oracle, settings):
+    from decimal import Decimal
+
+    from stocksync.execution import run_unit
+    from stocksync.sources.sim import sim_market
+
+    market = sim_market(settings.sim.seed, settings.sim.stocks)
+    start, end = "2024-12-02", "2025-01-31"
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    code = next(  # a stock whose factor changes within the range
+        s.code
+        for s in market.securities()
+        if s.is_listed_on(first)
+        and len({f.factor for f in market.adj_factors(s.code, first, last)}) > 1
+    )
+    run = client.post("/api/v1/runs", json={"start_date": start, "end_date": end,
+                                            "symbols": [code]}).json  # fmt: skip
+    for item in client.get(f"{run['link']}/items").json["items"]:
+        run_unit(ctx, item["id"])
+
+    raw = client.get(f"/api/v1/bars?code={code[:6]}&start={start}&end={end}").json
+    hfq = client.get(f"/api/v1/bars?code={code}&start={start}&end={end}&adjust=hfq").json
+    qfq = client.get(f"/api/v1/bars?code={code}&start={start}&end={end}&adjust=QFQ").json
+    truth = {b.trade_date.isoformat(): b for b in market.bars_for_code(code, first, last)}
+    factors = {
+        f.trade_date.isoformat(): Decimal(repr(f.factor))
+        for f in market.adj_factors(code, first, last)
+    }
+    latest = factors[max(factors)]
+    assert [b["trade_date"] for b in raw["bars"]] == sorted(truth)
+    for r, h, q in zip(raw["bars"], hfq["bars"], qfq["bars"], strict=True):
+        day = r["trade_date"]
+        assert r["close"] == truth[day].close and r["volume"] == truth[day].volume
+        close = Decimal(repr(truth[day].close))
+        assert h["close"] == float(round(close * factors[day], 4))
+        assert q["close"] == float(round(close * factors[day] / latest, 4))
+    assert len({b["factor"] for b in raw["bars"]}) > 1
+
+    for query, field in [
+        ("code=12&start=2025-01-01&end=2025-01-02", "code"),
+        (f"code={code}&start=2025-02-01&end=2025-01-01", "start"),
+        (f"code={code}&start=2025-01-01&end=2025-01-02&adjust=forward", "adjust"),
+        (f"code={code}&start=2025-01-01&end=2025-01-02&period=hourly", "period"),
+        (f"start={start}&end={end}", "code"),
+        (f"code=600999.SH&start={start}&end={end}", "code"),
+    ]:
+        response = client.get(f"/api/v1/bars?{query}")
+        assert response.status_code == 400 and response.json["error"]["field"] == field, query

@@ -1,0 +1,26 @@
+"""``GET /api/v1/bars``: stored bars of one stock, unadjusted or qfq/hfq."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from api.deps import app_context
+from stocksync.quotes import read_bars
+
+bp = Blueprint("bars", __name__)
+
+
+@bp.get("/bars")
+def get_bars() -> ResponseReturnValue:
+    args = request.args
+    return jsonify(
+        read_bars(
+            app_context(),
+            code=args.get("code"),
+            start=args.get("start"),
+            end=args.get("end"),
+            period=args.get("period"),
+            adjust=args.get("adjust"),
+        )
+    )
