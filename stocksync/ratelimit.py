@@ -1,9 +1,9 @@
 """Per-source call budgets shared by every worker process, kept in Redis.
 
 A token bucket per source: ``burst`` calls may go at once, then calls are spaced evenly so that
-no 60-second window ever holds more than the per-minute limit (burst + refill over 60 s =
-limit). A limit a source reports in its own reply (tushare's "每分钟最多访问该接口N次")
-tightens the bucket for a day.
+no 60-second window ever holds more than 95 % of the per-minute limit (the rest is headroom for
+calls that reach the server late). A limit a source reports in its own reply (tushare's
+"每分钟最多访问该接口N次") tightens the bucket for a day.
 """
 
 from __future__ import annotations
@@ -36,10 +36,14 @@ return tostring(wait)
 LEARNED_TTL_S = 24 * 3600
 
 
+HEADROOM = 0.95  # grant 95 % of the limit: a call granted now may reach the server late
+
+
 def bucket_shape(limit_per_minute: int) -> tuple[int, float]:
-    """(burst, refill per second) whose sum over any 60 s stays within ``limit_per_minute``."""
+    """(burst, refill per second) that grant at most 95 % of ``limit_per_minute`` in any 60 s,
+    so calls delayed on their way (a busy machine) still arrive within the server's limit."""
     burst = max(1, limit_per_minute // 10)
-    rate = max(limit_per_minute - burst, 1) / 60.0
+    rate = max(limit_per_minute * HEADROOM - burst, 1) / 60.0
     return burst, rate
 
 
