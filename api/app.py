@@ -12,6 +12,7 @@ from api.errors import register_error_handlers
 from api.health import bp as health_bp
 from api.runs import bp as runs_bp
 from api.sources import bp as sources_bp
+from api.stats import bp as stats_bp
 from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.dispatch import Dispatcher
@@ -40,4 +41,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(runs_bp, url_prefix="/api/v1")
     app.register_blueprint(sources_bp, url_prefix="/api/v1")
     app.register_blueprint(bars_bp, url_prefix="/api/v1")
+    app.register_blueprint(stats_bp, url_prefix="/api/v1")
     return app

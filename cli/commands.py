@@ -20,6 +20,7 @@ from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnava
 from stocksync.finalize import finalize_run
 from stocksync.services import embedded_status, resolve_service_urls, stop_embedded
 from stocksync.sources.status import source_statuses
+from stocksync.stats import storage_stats
 from stocksync.storage.migrate import upgrade
 
 EXIT_OK, EXIT_RUN_ERRORS, EXIT_INVALID, EXIT_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -180,6 +181,13 @@ def sources(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(), migrate=True)
     statuses = source_statuses(ctx)
     console.print_json(json.dumps(statuses)) if args.json else render.sources(console, statuses)
+    return EXIT_OK
+
+
+@_friendly_errors
+def stats(args: argparse.Namespace) -> int:
+    data = storage_stats(build_context(_settings(), migrate=True))
+    console.print_json(json.dumps(data)) if args.json else render.stats(console, data)
     return EXIT_OK
 
 

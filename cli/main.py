@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=commands.sources)
 
+    stats = sub.add_parser("stats", help="what is stored: rows and latest dates per period/source")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=commands.stats)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=commands.db_upgrade)

@@ -133,3 +133,16 @@ def items(console: Console, listing: dict[str, Any]) -> None:
             str(i["rows"]), i["error"] or "",
         )  # fmt: skip
     console.print(table)
+
+
+def stats(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title="stored bars")
+    for column in ("period", "source", "rows", "stocks", "first", "latest"):
+        table.add_column(column)
+    for b in data["bars"]:
+        table.add_row(b["period"], b["source"], str(b["rows"]), str(b["stocks"]),
+                      b["first_date"], b["latest_date"])  # fmt: skip
+    console.print(table)
+    for name in ("adj_factors", "valuations"):
+        info = data[name]
+        console.print(f"{name}: {info['rows']} rows, latest {info['latest_date'] or '—'}")

@@ -225,3 +225,30 @@ def test_bars_are_read_back_raw_or_adjusted(client, ctx, oracle, settings):
     ]:
         response = client.get(f"/api/v1/bars?{query}")
         assert response.status_code == 400 and response.json["error"]["field"] == field, query
+
+
+def test_stats_report_rows_latest_dates_and_coverage(client, ctx, oracle):
+    from stocksync.execution import run_unit
+
+    empty = client.get("/api/v1/stats").json
+    assert empty["bars"] == [] and empty["adj_factors"] == {"rows": 0, "latest_date": None}
+    run = client.post("/api/v1/runs", json=VALID).json
+    for item in client.get(f"{run['link']}/items").json["items"]:
+        run_unit(ctx, item["id"])
+    days = oracle.trading_days(dt.date(2025, 3, 3), dt.date(2025, 3, 5))
+    expected = oracle.expected(days)
+    stats = client.get("/api/v1/stats").json
+    assert stats["bars"] == [{
+        "period": "daily", "source": "sim", "rows": len(expected),
+        "stocks": len({r[0] for r in expected}), "first_date": "2025-03-03",
+        "latest_date": "2025-03-05",
+    }]  # fmt: skip
+    assert stats["valuations"]["latest_date"] == "2025-03-05"
+    cover = client.get("/api/v1/stats/coverage?start=2025-03-01&end=2025-03-10").json
+    assert [d["trade_date"] for d in cover["dates"]] == [d.isoformat() for d in days]
+    first = cover["dates"][0]
+    assert first["bars"] == sum(1 for r in expected if r[2] == days[0])
+    assert first["adj_factors"] == first["bars"]
+    assert 0 < first["valuations"] <= first["bars"]  # suspended stocks have no valuation
+    bad = client.get("/api/v1/stats/coverage?start=2024-01-01&end=2025-06-01")
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "end"

@@ -1,0 +1,21 @@
+"""``GET /api/v1/stats`` and ``GET /api/v1/stats/coverage``: what is stored."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from api.deps import app_context
+from stocksync.stats import coverage, storage_stats
+
+bp = Blueprint("stats", __name__)
+
+
+@bp.get("/stats")
+def stats() -> ResponseReturnValue:
+    return jsonify(storage_stats(app_context()))
+
+
+@bp.get("/stats/coverage")
+def stats_coverage() -> ResponseReturnValue:
+    return jsonify(coverage(app_context(), request.args.get("start"), request.args.get("end")))

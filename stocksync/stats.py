@@ -1,0 +1,90 @@
+"""What is stored: rows and latest date per period and source, and coverage per dataset by
+trade date (how many stocks have a row that day)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from stocksync.context import Context
+from stocksync.errors import InvalidRequest
+from stocksync.spec import parse_date
+from stocksync.storage.schema import adj_factors, bars, valuations
+
+MAX_COVERAGE_DAYS = 366
+
+
+def storage_stats(ctx: Context) -> dict[str, Any]:
+    """Bars per period and source (rows, stocks, first and latest date), and the row counts and
+    latest dates of factors and valuations."""
+    query = (
+        select(
+            bars.c.period,
+            bars.c.source,
+            func.count(),
+            func.count(func.distinct(bars.c.code)),
+            func.min(bars.c.trade_date),
+            func.max(bars.c.trade_date),
+        )
+        .group_by(bars.c.period, bars.c.source)
+        .order_by(bars.c.period, bars.c.source)
+    )
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        others = {
+            name: conn.execute(
+                select(func.count(), func.max(table.c.trade_date)).select_from(table)
+            ).one()
+            for name, table in (("adj_factors", adj_factors), ("valuations", valuations))
+        }
+    return {
+        "bars": [
+            {
+                "period": period,
+                "source": source,
+                "rows": int(count),
+                "stocks": int(stocks),
+                "first_date": first.isoformat(),
+                "latest_date": latest.isoformat(),
+            }
+            for period, source, count, stocks, first, latest in rows
+        ],
+        **{
+            name: {"rows": int(n), "latest_date": latest.isoformat() if latest else None}
+            for name, (n, latest) in others.items()
+        },
+    }
+
+
+def coverage(ctx: Context, start: str | None, end: str | None) -> dict[str, Any]:
+    """Per trade date in [start, end]: stocks with a daily bar, a factor and a valuation."""
+    first, last = parse_date(start, "start"), parse_date(end, "end")
+    if first > last:
+        raise InvalidRequest(f"start {first} is after end {last}", field="start")
+    if (last - first).days > MAX_COVERAGE_DAYS:
+        raise InvalidRequest(f"ask for at most {MAX_COVERAGE_DAYS} days", field="end")
+    per_day: dict[dt.date, dict[str, int]] = {}
+    with ctx.engine.connect() as conn:
+        for name, table, extra in (
+            ("bars", bars, bars.c.period == "daily"),
+            ("adj_factors", adj_factors, None),
+            ("valuations", valuations, None),
+        ):
+            query = (
+                select(table.c.trade_date, func.count())
+                .where(table.c.trade_date.between(first, last))
+                .group_by(table.c.trade_date)
+            )
+            if extra is not None:
+                query = query.where(extra)
+            for day, count in conn.execute(query):
+                per_day.setdefault(day, {"bars": 0, "adj_factors": 0, "valuations": 0})[name] = int(
+                    count
+                )
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "dates": [{"trade_date": d.isoformat(), **per_day[d]} for d in sorted(per_day)],
+    }
