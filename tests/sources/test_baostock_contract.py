@@ -23,7 +23,7 @@ from stocksync.config import Settings
 from stocksync.domain import Bar, Board, Exchange, Period
 from stocksync.sim import SimMarket
 from stocksync.sources.baostock import BaostockSource, build_baostock_source
-from stocksync.sources.baostock.source import _valuation
+from stocksync.sources.baostock.rows import valuation as _valuation
 from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,

@@ -13,17 +13,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import math
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
-from stocksync.codes import board_of, exchange_of, normalize_code
+from stocksync.codes import board_of, exchange_of
 from stocksync.config import Settings
-from stocksync.domain import AdjFactor, Bar, Exchange, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
 from stocksync.ratelimit import InProcessQuota
+from stocksync.sources.baostock import rows as wire
 from stocksync.sources.baostock.session import (
     OK,
     SESSION,
@@ -137,8 +137,8 @@ class BaostockSource(Source):
                     name=r.get("code_name", ""),
                     exchange=exchange,
                     board=board_of(digits),
-                    list_date=_date(r["ipoDate"]),
-                    delist_date=_date(r["outDate"]) if r.get("outDate") else None,
+                    list_date=wire.parse_date(r["ipoDate"]),
+                    delist_date=wire.parse_date(r["outDate"]) if r.get("outDate") else None,
                 )
             )
         if not out:
@@ -153,7 +153,7 @@ class BaostockSource(Source):
         )
         if not rows:
             raise NoDataError(NAME, f"no calendar for {start} to {end}")
-        days = {_date(r["calendar_date"]) for r in rows if r.get("is_trading_day") == "1"}
+        days = {wire.parse_date(r["calendar_date"]) for r in rows if r.get("is_trading_day") == "1"}
         return sorted(d for d in days if start <= d <= end)
 
     def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
@@ -163,7 +163,7 @@ class BaostockSource(Source):
         if not rows:
             raise NoDataError(NAME, f"no {period} bars of {canonical} from {start} to {end}")
         try:
-            return [_bar(canonical, period, r) for r in rows]
+            return [wire.bar(canonical, period, r) for r in rows]
         except (KeyError, ValueError, ArithmeticError) as exc:
             raise TransientSourceError(
                 NAME, f"unreadable {period} bar of {canonical}: {exc!r}"
@@ -180,9 +180,13 @@ class BaostockSource(Source):
             raise TransientSourceError(NAME, f"raw and hfq bars of {canonical} cover other days")
         try:
             return [
-                AdjFactor(canonical, _date(r["date"]), round(_num(hfq_close[r["date"]]) / c, 6))
+                AdjFactor(
+                    canonical,
+                    wire.parse_date(r["date"]),
+                    round(wire.number(hfq_close[r["date"]]) / c, 6),
+                )
                 for r in raw
-                if (c := _num(r["close"])) > 0
+                if (c := wire.number(r["close"])) > 0
             ]
         except ValueError as exc:
             raise TransientSourceError(NAME, f"unreadable close of {canonical}: {exc}") from exc
@@ -199,7 +203,9 @@ class BaostockSource(Source):
         if not rows:
             raise NoDataError(NAME, f"no valuations of {canonical} from {start} to {end}")
         try:
-            return [_valuation(canonical, r) for r in rows if int(r.get("tradestatus") or 1) != 0]
+            return [
+                wire.valuation(canonical, r) for r in rows if int(r.get("tradestatus") or 1) != 0
+            ]
         except (KeyError, ValueError) as exc:
             raise TransientSourceError(
                 NAME, f"unreadable valuation of {canonical}: {exc!r}"
@@ -225,7 +231,7 @@ class BaostockSource(Source):
         adjustflag: str,
         fields: str | None = None,
     ) -> tuple[str, list[dict[str, str]]]:
-        canonical = _canonical(code)
+        canonical = wire.canonical(code)
         bs_code = f"{canonical[7:].lower()}.{canonical[:6]}"
         fields = fields or (_DAILY_FIELDS if period is Period.DAILY else _PERIOD_FIELDS)
         rows = self._records(
@@ -336,75 +342,6 @@ class BaostockSource(Source):
 
     def _blocked_s(self) -> float:
         return max(0.0, self._blocked_until - time.monotonic())
-
-
-# -- rows ----------------------------------------------------------------------------------
-def _canonical(code: str) -> str:
-    try:
-        canonical = normalize_code(code)
-    except InvalidRequest as exc:
-        raise FatalSourceError(NAME, str(exc)) from exc
-    if exchange_of(canonical[:6]) is Exchange.BJ:
-        raise FatalSourceError(NAME, f"{canonical}: baostock has no Beijing exchange stocks")
-    return canonical
-
-
-def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def _num(text: str) -> float:
-    return float(text)
-
-
-def _optional(text: str | None) -> float | None:
-    return float(text) if text not in (None, "") else None
-
-
-def _ratio(text: str | None) -> float | None:
-    """A baostock ratio; None when empty, unreadable or not finite."""
-    try:
-        value = float(text or "")
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _valuation(code: str, r: dict[str, str]) -> Valuation:
-    pe = _ratio(r.get("peTTM"))
-    return Valuation(
-        code=code,
-        trade_date=_date(r["date"]),
-        pe_ttm=pe if pe is not None and pe > 0 else None,  # baostock: empty or < 0 on a loss
-        pb=_ratio(r.get("pbMRQ")),
-        total_mv=None,  # not served by baostock
-        circ_mv=None,
-    )
-
-
-def _bar(code: str, period: Period, r: dict[str, str]) -> Bar:
-    close = _num(r["close"])
-    if period is Period.DAILY:
-        pre_close = _optional(r.get("preclose"))
-    else:  # weekly/monthly bars carry no preclose: recover it from pctChg (6 decimals)
-        pct = _optional(r.get("pctChg"))
-        pre_close = round(close / (1.0 + pct / 100.0), 2) if pct is not None else None
-    return Bar(
-        code=code,
-        period=period,
-        trade_date=_date(r["date"]),
-        open=_num(r["open"]),
-        high=_num(r["high"]),
-        low=_num(r["low"]),
-        close=close,
-        pre_close=pre_close,
-        volume=round(_num(r["volume"] or "0")),
-        amount=round(_num(r["amount"] or "0"), 2),
-        turnover_pct=_optional(r.get("turn")),
-        pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if pre_close else None,
-        trade_status=int(r.get("tradestatus") or 1),
-        is_st=r.get("isST") == "1",
-    )
 
 
 def _parse_addr(addr: str | None) -> tuple[str, int] | None:

@@ -1,0 +1,81 @@
+"""baostock's string rows → canonical bars, valuations and codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from stocksync.codes import exchange_of, normalize_code
+from stocksync.domain import Bar, Exchange, Period, Valuation
+from stocksync.errors import InvalidRequest
+from stocksync.sources.base import FatalSourceError
+
+NAME = "baostock"
+
+
+def canonical(code: str) -> str:
+    try:
+        canonical = normalize_code(code)
+    except InvalidRequest as exc:
+        raise FatalSourceError(NAME, str(exc)) from exc
+    if exchange_of(canonical[:6]) is Exchange.BJ:
+        raise FatalSourceError(NAME, f"{canonical}: baostock has no Beijing exchange stocks")
+    return canonical
+
+
+def parse_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def number(text: str) -> float:
+    return float(text)
+
+
+def optional(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def ratio(text: str | None) -> float | None:
+    """A baostock ratio; None when empty, unreadable or not finite."""
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def valuation(code: str, r: dict[str, str]) -> Valuation:
+    pe = ratio(r.get("peTTM"))
+    return Valuation(
+        code=code,
+        trade_date=parse_date(r["date"]),
+        pe_ttm=pe if pe is not None and pe > 0 else None,  # baostock: empty or < 0 on a loss
+        pb=ratio(r.get("pbMRQ")),
+        total_mv=None,  # not served by baostock
+        circ_mv=None,
+    )
+
+
+def bar(code: str, period: Period, r: dict[str, str]) -> Bar:
+    close = number(r["close"])
+    if period is Period.DAILY:
+        pre_close = optional(r.get("preclose"))
+    else:  # weekly/monthly bars carry no preclose: recover it from pctChg (6 decimals)
+        pct = optional(r.get("pctChg"))
+        pre_close = round(close / (1.0 + pct / 100.0), 2) if pct is not None else None
+    return Bar(
+        code=code,
+        period=period,
+        trade_date=parse_date(r["date"]),
+        open=number(r["open"]),
+        high=number(r["high"]),
+        low=number(r["low"]),
+        close=close,
+        pre_close=pre_close,
+        volume=round(number(r["volume"] or "0")),
+        amount=round(number(r["amount"] or "0"), 2),
+        turnover_pct=optional(r.get("turn")),
+        pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if pre_close else None,
+        trade_status=int(r.get("tradestatus") or 1),
+        is_st=r.get("isST") == "1",
+    )
