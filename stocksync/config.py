@@ -89,6 +89,19 @@ class Settings:
     baostock_addr: str | None = None  # "host:port"; None: the library's own server
     # Calls per minute per source, shared by all workers (None: the source's default).
     calls_per_minute: dict[str, int] = field(default_factory=dict)
+    # Longest date range a "range" run may cover (all_history and incremental are their own kinds).
+    max_range_days: int = 90
+    # Incremental runs "from the last stored bar" start this many days back when nothing is stored.
+    incremental_default_days: int = 30
+    # When set, every mutating API endpoint requires "Authorization: Bearer <token>".
+    api_token: str | None = field(default=None, repr=False)  # a secret: never logged
+    # celery beat: the timezone of the cron expressions, and their defaults (5 fields:
+    # minute hour day-of-month month day-of-week). PUT /api/v1/schedules overrides them.
+    schedule_timezone: str = "Asia/Shanghai"
+    schedule_daily: str = "30 17 * * 1-5"
+    schedule_weekly: str = "0 2 * * 1"
+    schedule_monthly: str = "0 3 1 * *"
+    schedule_gap_check: str = "0 4 1 * *"
     # Only the test suite uses these: run it against external servers instead of embedded ones.
     test_database_url: str | None = None
     test_redis_url: str | None = None
@@ -136,6 +149,14 @@ class Settings:
                 for name in ("tushare", "akshare", "baostock")
                 if env.get(f"STOCKSYNC_{name.upper()}_CALLS_PER_MINUTE")
             },
+            max_range_days=_int(env, "STOCKSYNC_MAX_RANGE_DAYS", 90),
+            incremental_default_days=_int(env, "STOCKSYNC_INCREMENTAL_DEFAULT_DAYS", 30),
+            api_token=env.get("STOCKSYNC_API_TOKEN") or None,
+            schedule_timezone=env.get("STOCKSYNC_SCHEDULE_TIMEZONE") or "Asia/Shanghai",
+            schedule_daily=env.get("STOCKSYNC_SCHEDULE_DAILY") or "30 17 * * 1-5",
+            schedule_weekly=env.get("STOCKSYNC_SCHEDULE_WEEKLY") or "0 2 * * 1",
+            schedule_monthly=env.get("STOCKSYNC_SCHEDULE_MONTHLY") or "0 3 1 * *",
+            schedule_gap_check=env.get("STOCKSYNC_SCHEDULE_GAP_CHECK") or "0 4 1 * *",
             test_database_url=env.get("STOCKSYNC_TEST_DATABASE_URL") or None,
             test_redis_url=env.get("STOCKSYNC_TEST_REDIS_URL") or None,
         )
@@ -148,6 +169,8 @@ class Settings:
                 f"twice the task time limit and the longest retry backoff ({slowest:.0f} s), or "
                 "messages would be delivered again while still running"
             )
+        if self.max_range_days < 1:
+            raise ValueError("STOCKSYNC_MAX_RANGE_DAYS must be at least 1")
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("STOCKSYNC_TASK_SOFT_TIME_LIMIT_S must be below the hard limit")
 
@@ -176,6 +199,15 @@ class Settings:
             "STOCKSYNC_SIM_GARBAGE_RATE": str(self.sim.garbage_rate),
         }
         env["STOCKSYNC_SOURCE_TIMEOUT_S"] = str(self.source_timeout_s)
+        env["STOCKSYNC_MAX_RANGE_DAYS"] = str(self.max_range_days)
+        env["STOCKSYNC_INCREMENTAL_DEFAULT_DAYS"] = str(self.incremental_default_days)
+        env["STOCKSYNC_SCHEDULE_TIMEZONE"] = self.schedule_timezone
+        env["STOCKSYNC_SCHEDULE_DAILY"] = self.schedule_daily
+        env["STOCKSYNC_SCHEDULE_WEEKLY"] = self.schedule_weekly
+        env["STOCKSYNC_SCHEDULE_MONTHLY"] = self.schedule_monthly
+        env["STOCKSYNC_SCHEDULE_GAP_CHECK"] = self.schedule_gap_check
+        if self.api_token:
+            env["STOCKSYNC_API_TOKEN"] = self.api_token  # children need it; never logged
         if self.sources is not None:
             env["STOCKSYNC_SOURCES"] = ",".join(self.sources)
         for name, priority in self.source_priorities.items():
