@@ -158,18 +158,22 @@ class _Reply:
 
 def _fetch(source: Source, run: RunRecord, item: ItemRecord) -> _Reply:
     symbols = frozenset(run.spec.symbols) if run.spec.symbols is not None else None
-    if item.code is not None:
+    bars: list[Bar] = []
+    if run.spec.wants("bars") and item.code is not None:
         bars = source.stock_bars(item.code, item.period, item.start_date, item.end_date)
-    else:
+    elif run.spec.wants("bars"):
         assert item.trade_date is not None
         bars = filter_codes(source.market_bars(item.period, item.trade_date), symbols)
     if item.period is not Period.DAILY:
         return _Reply(bars)
-    return _Reply(
-        bars,
-        factors=_companion(item, symbols, source.adj_factors, source.market_adj_factors),
-        valuations=_companion(item, symbols, source.stock_valuations, source.market_valuations),
-    )
+    reply = _Reply(bars)
+    if run.spec.wants("adj_factors"):
+        reply.factors = _companion(item, symbols, source.adj_factors, source.market_adj_factors)
+    if run.spec.wants("valuations"):
+        reply.valuations = _companion(
+            item, symbols, source.stock_valuations, source.market_valuations
+        )
+    return reply
 
 
 def _companion(
@@ -203,7 +207,11 @@ def _work(
         if reply is None:
             continue
         good, rejected = validate_bars(reply.bars)
-        if not good and item.code is None:
+        if not run.spec.wants("bars") and not (reply.factors or reply.valuations):
+            attempt.no_data = True
+            attempt.notes.append(f"{source.name}: none of {', '.join(run.spec.datasets)}")
+            continue
+        if not good and item.code is None and run.spec.wants("bars"):
             attempt.notes.append(f"{source.name}: no bars for the whole market on {item.label}")
             attempt.transient = True
             continue
@@ -304,9 +312,10 @@ def _store(
             write_factors(conn, sound_factors(reply.factors), source=name)
             write_valuations(conn, reply.valuations, source=name)
             quarantine_rows(conn, rejected, run_id=run.id, item_id=item.id, source=name)
-        ledger.finish_item(conn, item.id, status=status, rows=len(good), source=name, error=error)
-    _count(ctx, run, replace(item, status=status, rows=len(good)))
-    return UnitOutcome(status.value, rows=len(good), message=error or "", source=name)
+        rows = len(good) if run.spec.wants("bars") else len(reply.factors) + len(reply.valuations)
+        ledger.finish_item(conn, item.id, status=status, rows=rows, source=name, error=error)
+    _count(ctx, run, replace(item, status=status, rows=rows))
+    return UnitOutcome(status.value, rows=rows, message=error or "", source=name)
 
 
 def _split(

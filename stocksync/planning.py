@@ -86,16 +86,19 @@ def plan_run(
     universe: Sequence[Security],
     source: Source,
     parallelism: int = 1,
+    stock_starts: Mapping[Period, Mapping[str, dt.date]] | None = None,
 ) -> Plan:
     """Plan ``spec`` against the trading dates of each period and the securities universe.
 
     ``universe`` holds the securities the run covers (the requested symbols, or every stock).
-    Stocks not listed at any point in the range are not planned.
+    Stocks not listed at any point in the range are not planned. ``stock_starts`` moves a
+    per-stock unit's start later (an incremental run starts after each stock's last bar).
     """
     units: list[WorkUnit] = []
     shapes: dict[Period, Shape] = {}
     scope = symbols_scope(spec.symbols)
-    for period in spec.periods:
+    tag = spec.dataset_tag
+    for period in planned_periods(spec):
         dates = list(period_dates.get(period, ()))
         if not dates:
             continue
@@ -105,32 +108,52 @@ def plan_run(
             for day in dates:
                 units.append(
                     WorkUnit(
-                        unit_key=f"{DATASET_BARS}:{period.value}:{day.isoformat()}{scope}",
+                        unit_key=f"{tag}:{period.value}:{day.isoformat()}{scope}",
                         period=period,
                         start_date=day,
                         end_date=day,
                         trade_date=day,
+                        dataset=tag,
                     )
                 )
             continue
+        starts = (stock_starts or {}).get(period, {})
         for security in universe:
             first, last = _listed_within(security, spec.start_date, spec.end_date)
+            first = max(first, starts.get(security.code, first))
             if not any(first <= d <= last for d in dates):
                 continue
             units.append(
                 WorkUnit(
                     unit_key=(
-                        f"{DATASET_BARS}:{period.value}:{security.code}:"
+                        f"{tag}:{period.value}:{security.code}:"
                         f"{first.isoformat()}:{last.isoformat()}"
                     ),
                     period=period,
                     start_date=first,
                     end_date=last,
                     code=security.code,
+                    dataset=tag,
                 )
             )
     calls = len(units)
     return Plan(units, shapes, calls, estimate_seconds(calls, source, parallelism))
+
+
+def planned_periods(spec: RunSpec) -> tuple[Period, ...]:
+    """The periods with work: adjustment factors and valuations are daily facts, so a run
+    without bars has only daily units; a run for the securities list alone has none."""
+    if spec.wants(DATASET_BARS):
+        return spec.periods
+    if spec.wants("adj_factors") or spec.wants("valuations"):
+        return (Period.DAILY,)
+    return ()
+
+
+def covering_key(unit_key: str) -> str:
+    """The key of the same unit with every dataset: its success covers a subset's unit too."""
+    tag, rest = unit_key.split(":", 1)
+    return unit_key if tag == DATASET_BARS else f"{DATASET_BARS}:{rest}"
 
 
 def estimate_seconds(calls: int, source: Source, parallelism: int) -> float:

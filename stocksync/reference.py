@@ -60,6 +60,15 @@ def ensure_securities(conn: Connection, sources: Sequence[Source]) -> None:
         reference.upsert_securities(conn, listing[1], source=listing[0])
 
 
+def refresh_securities(conn: Connection, sources: Sequence[Source]) -> int:
+    """Fetch the securities list again from the first source that answers; returns its size."""
+    name, listing = _first_answer(
+        sources, "the securities list", lambda s: (s.name, s.securities())
+    )
+    reference.upsert_securities(conn, listing, source=name)
+    return len(listing)
+
+
 def ensure_calendar(
     conn: Connection, sources: Sequence[Source], start: dt.date, end: dt.date
 ) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from stocksync.domain import Bar
+from stocksync.storage.schema import bars
 from stocksync.storage.upsert import copy_merge
 
 BAR_COLUMNS = (
@@ -49,3 +50,27 @@ def write_bars(
         for b in bars
     )
     return copy_merge(conn, "bars", BAR_COLUMNS, _KEYS, _VALUES, rows)
+
+
+def latest_bar_date(
+    conn: Connection, period: str, codes: Sequence[str] | None = None
+) -> dt.date | None:
+    """The newest stored trade date of ``period`` bars (of ``codes`` when given)."""
+    query = select(func.max(bars.c.trade_date)).where(bars.c.period == period)
+    if codes is not None:
+        query = query.where(bars.c.code.in_(list(codes)))
+    return conn.execute(query).scalar_one_or_none()
+
+
+def latest_bar_dates(
+    conn: Connection, period: str, codes: Sequence[str] | None = None
+) -> dict[str, dt.date]:
+    """Each stock's newest stored trade date of ``period`` bars."""
+    query = (
+        select(bars.c.code, func.max(bars.c.trade_date))
+        .where(bars.c.period == period)
+        .group_by(bars.c.code)
+    )
+    if codes is not None:
+        query = query.where(bars.c.code.in_(list(codes)))
+    return {code: day for code, day in conn.execute(query).all()}

@@ -102,3 +102,82 @@ def test_bad_requests_say_what_is_wrong(body, field, words):
 def test_a_body_that_is_not_an_object_is_rejected():
     with pytest.raises(InvalidRequest, match="JSON object"):
         parse(["2026-01-01"])
+
+
+RANGE = {"start_date": "2026-01-05", "end_date": "2026-01-06"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"start_date": "2026-01-01", "end_date": "2026-04-01"}, "end_date", "covers 91 days"),
+        ({"start_date": "2026-01-01", "end_date": "2026-04-01"}, "end_date", "all_history"),
+        ({"kind": "weekly"}, "kind", "one of range, all_history, incremental"),
+        ({"kind": "incremental", "days_back": 0}, "days_back", "between 1 and 3650"),
+        ({"kind": "incremental", "days_back": "7"}, "days_back", "a whole number"),
+        ({"kind": "incremental", "start_date": "2026-01-05"}, "start_date", "days_back"),
+        ({**RANGE, "days_back": 3}, "days_back", "belongs to kind incremental"),
+        ({**RANGE, "datasets": ["ticks"]}, "datasets", "unknown dataset"),
+        ({**RANGE, "sources": ["sim"], "preferred_sources": ["sim"]}, "preferred_sources",
+         "only one of"),
+        ({**RANGE, "start_date": "2026/01/05"}, "start_date", "YYYY-MM-DD"),
+    ],
+)  # fmt: skip
+def test_run_kinds_reject_what_does_not_fit(body, field, words):
+    with pytest.raises(InvalidRequest) as info:
+        parse(body)
+    assert info.value.field == field
+    assert words in info.value.message
+
+
+def test_a_ninety_day_range_is_the_default_cap():
+    spec = parse({"start_date": "2026-01-01", "end_date": "2026-03-31"})  # 90 days
+    assert spec.kind == "range"
+    with pytest.raises(InvalidRequest):
+        parse_run_request(
+            {"start_date": "2026-01-01", "end_date": "2026-03-31"},
+            known_sources=("sim",), default_sources=("sim",), today=TODAY, max_range_days=89,
+        )  # fmt: skip
+
+
+def test_all_history_defaults_to_the_whole_market_history_up_to_today():
+    spec = parse({"kind": "all_history", "periods": "daily,monthly"})
+    assert (spec.start_date, spec.end_date) == (dt.date(1990, 12, 19), TODAY)
+    assert spec.periods == (Period.DAILY, Period.MONTHLY)
+
+
+def test_incremental_from_the_last_stored_bar_or_a_default_window():
+    asked = []
+
+    def latest(periods, symbols):
+        asked.append((periods, symbols))
+        return dt.date(2026, 11, 18)
+
+    spec = parse_run_request(
+        {"kind": "incremental", "symbols": "600000"}, known_sources=("sim",),
+        default_sources=("sim",), today=TODAY, latest_stored=latest,
+    )  # fmt: skip
+    assert (spec.start_date, spec.end_date, spec.from_last_bar) == (
+        dt.date(2026, 11, 19), TODAY, True
+    )
+    assert asked == [((Period.DAILY,), ("600000.SH",))]
+    empty = parse_run_request(
+        {"kind": "incremental"}, known_sources=("sim",), default_sources=("sim",), today=TODAY,
+        latest_stored=lambda p, s: None, incremental_default_days=30,
+    )  # fmt: skip
+    assert empty.start_date == TODAY - dt.timedelta(days=30)
+    back = parse({"kind": "incremental", "days_back": 7, "end_date": "2026-11-20"})
+    assert (back.start_date, back.from_last_bar) == (dt.date(2026, 11, 13), False)
+    assert back == type(back).from_json(back.to_json())
+
+
+def test_the_seeds_source_field_names_are_accepted():
+    assert parse({**RANGE, "preferred_sources": ["baostock"]}).sources == ("baostock",)
+    assert parse({**RANGE, "data_sources": "baostock,sim"}).sources == ("baostock", "sim")
+
+
+def test_datasets_name_the_unit_keys():
+    assert parse(RANGE).dataset_tag == "bars"
+    assert parse({**RANGE, "datasets": ["valuations", "bars"]}).dataset_tag == "bars+valuations"
+    assert parse({**RANGE, "datasets": ["securities", "bars", "adj_factors", "valuations"]}
+                 ).dataset_tag == "bars"  # fmt: skip

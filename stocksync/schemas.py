@@ -1,0 +1,155 @@
+"""JSON Schemas of the request bodies, and validation against them with messages a user
+understands.
+
+The same dicts validate requests (here) and describe them in the API's OpenAPI document, so the
+document cannot drift from what the API accepts. Checks a schema cannot express (a date that
+does not exist, start after end, the range cap) follow in the parsers that use these schemas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from stocksync.errors import InvalidRequest
+
+DATE = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^\d{4}-?\d{2}-?\d{2}$",
+    "description": "a date, YYYY-MM-DD (YYYYMMDD also accepted)",
+    "examples": ["2026-10-09"],
+}
+STRING_LIST = {
+    "oneOf": [
+        {"type": "array", "items": {"type": "string", "minLength": 1}},
+        {"type": "string", "description": "comma separated"},
+    ],
+    "description": "a list of strings (or one comma-separated string)",
+}
+PERIODS = ("daily", "weekly", "monthly")
+KINDS = ("range", "all_history", "incremental")
+DATASETS = ("bars", "adj_factors", "valuations", "securities")
+MAX_DAYS_BACK = 3650
+
+RUN_REQUEST: dict[str, Any] = {
+    "title": "RunRequest",
+    "type": "object",
+    "additionalProperties": False,
+    "description": (
+        "What to sync. kind 'range' (the default) needs start_date and end_date and covers at "
+        "most STOCKSYNC_MAX_RANGE_DAYS (90) days; 'all_history' syncs everything since each "
+        "stock listed (start_date/end_date optional); 'incremental' syncs the last days_back "
+        "days, or without days_back everything after the last stored bar."
+    ),
+    "properties": {
+        "kind": {"type": "string", "enum": list(KINDS), "default": "range"},
+        "start_date": DATE,
+        "end_date": DATE,
+        "days_back": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_DAYS_BACK,
+            "description": "incremental only: sync the last N calendar days up to end_date",
+        },
+        "symbols": {
+            **STRING_LIST,
+            "description": "stock codes (600000, 600000.SH, sh.600000); omitted: the whole market",
+        },
+        "periods": {
+            **STRING_LIST,
+            "description": "daily, weekly and/or monthly (default daily)",
+            "examples": [["daily", "weekly"]],
+        },
+        "datasets": {
+            **STRING_LIST,
+            "description": (
+                "bars, adj_factors, valuations and/or securities (default: bars, adj_factors "
+                "and valuations; securities refreshes the stock list first)"
+            ),
+        },
+        "sources": {
+            **STRING_LIST,
+            "description": "sources in priority order (default: the configured order)",
+        },
+        "preferred_sources": {**STRING_LIST, "description": "the seeds' name for sources"},
+        "data_sources": {**STRING_LIST, "description": "the seeds' other name for sources"},
+        "force": {
+            "type": "boolean",
+            "default": False,
+            "description": "redo units an earlier run already synced",
+        },
+    },
+}
+
+_KIND_WORDS = {
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "object": "a JSON object",
+    "array": "a list",
+}
+
+
+def validate(body: object, schema: Mapping[str, Any], *, what: str = "the request body") -> None:
+    """Raise :class:`InvalidRequest` for the most relevant way ``body`` breaks ``schema``."""
+    if schema.get("type") == "object" and not isinstance(body, Mapping):
+        raise InvalidRequest(f"{what} must be a JSON object")
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(body),
+        key=lambda e: (len(e.absolute_path) == 0, list(map(str, e.absolute_path))),
+    )
+    if errors:
+        raise _friendly(errors[0], schema)
+
+
+def _friendly(error: ValidationError, schema: Mapping[str, Any]) -> InvalidRequest:
+    path = [str(p) for p in error.absolute_path]
+    field = path[0] if path else None
+    where = ".".join(path) or "the body"
+    sub = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = (
+            sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        )
+        return InvalidRequest(
+            f"unknown field(s): {', '.join(extra)}; allowed: {', '.join(allowed)}",
+            field=extra[0] if extra else None,
+        )
+    if error.validator == "required":
+        return InvalidRequest(error.message, field=field)
+    if error.validator == "enum":
+        options = ", ".join(str(v) for v in error.validator_value)
+        return InvalidRequest(
+            f"{where} must be one of {options}, got {error.instance!r}", field=field
+        )
+    if error.validator in ("minimum", "maximum"):
+        prop = schema.get("properties", {}).get(field or "", {})
+        low, high = prop.get("minimum"), prop.get("maximum")
+        return InvalidRequest(
+            f"{where} must be between {low} and {high}, got {error.instance!r}", field=field
+        )
+    described = sub.get("description")
+    if error.validator == "oneOf":
+        forms = " or ".join(_form(alt) for alt in error.validator_value)
+        return InvalidRequest(f"{where} must be {forms}, got {error.instance!r}", field=field)
+    if error.validator == "type":
+        expected = _KIND_WORDS.get(str(error.validator_value), str(error.validator_value))
+        return InvalidRequest(f"{where} must be {expected}", field=field)
+    if described:
+        return InvalidRequest(f"{where} must be {described}, got {error.instance!r}", field=field)
+    return InvalidRequest(f"{where}: {error.message}", field=field)
+
+
+def _form(alternative: Mapping[str, Any]) -> str:
+    if alternative.get("type") == "array":
+        items = alternative.get("items", {}).get("type", "value")
+        return f"a list of {items}s"
+    words = _KIND_WORDS.get(str(alternative.get("type")), "a value")
+    note = alternative.get("description")
+    return f"{words} ({note})" if note else words
