@@ -101,3 +101,13 @@ def pause_run(run_id: int) -> ResponseReturnValue:
 @bp.post("/runs/<int:run_id>/cancel")
 def cancel_run(run_id: int) -> ResponseReturnValue:
     return jsonify(control.cancel(app_context(), run_id))
+
+
+@bp.get("/runs/<int:run_id>/dates")
+def date_summary(run_id: int) -> ResponseReturnValue:
+    return jsonify(runs.date_summary(app_context(), run_id))
+
+
+@bp.delete("/runs/<int:run_id>")
+def clear_run(run_id: int) -> ResponseReturnValue:
+    return jsonify(control.clear(app_context(), run_id))

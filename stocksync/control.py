@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from stocksync import progress
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
@@ -145,3 +146,15 @@ def recover_stale_runs(ctx: Context, dispatcher: Dispatcher) -> list[int]:
             return []
         return [run.id]
     return []
+
+
+def clear(ctx: Context, run_id: int) -> dict[str, Any]:
+    """Delete a finished run's ledger (the seeds' clear): stored bars stay, and a later run does
+    the cleared units again instead of skipping them. An active run must be cancelled first."""
+    run = get_run(ctx, run_id)
+    if run.status in RUN_ACTIVE_STATUSES:
+        raise RunConflict(run.id, f"run {run.id} is {run.status}; cancel it before clearing it")
+    with ctx.engine.begin() as conn:
+        deleted = ledger.delete_run(conn, run.id)
+    progress.forget(ctx.redis, run.id)
+    return {"run_id": run.id, "deleted_items": deleted}

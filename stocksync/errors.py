@@ -23,9 +23,9 @@ class NotFound(StocksyncError):
 class RunConflict(StocksyncError):
     """Another run holds the single active-run lock."""
 
-    def __init__(self, active_run_id: int | None) -> None:
+    def __init__(self, active_run_id: int | None, message: str | None = None) -> None:
         who = f"run {active_run_id}" if active_run_id is not None else "another run"
-        super().__init__(f"{who} is active; wait for it to finish or cancel it")
+        super().__init__(message or f"{who} is active; wait for it to finish or cancel it")
         self.active_run_id = active_run_id
 
 

@@ -110,6 +110,11 @@ def add_units(client: redis.Redis, run_id: int, count: int) -> None:
         client.hincrby(progress, "total", count)
 
 
+def forget(client: redis.Redis, run_id: int) -> None:
+    """Drop a run's counters (its ledger was cleared)."""
+    client.delete(*_keys(run_id))
+
+
 def read(client: redis.Redis, run_id: int) -> Counters | None:
     """The run's counters, or None when Redis has none (lost, expired or never set)."""
     progress, _ = _keys(run_id)
