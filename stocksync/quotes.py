@@ -3,6 +3,7 @@ stock's latest stored factor (prices as if every split and dividend had always a
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -26,7 +27,9 @@ class Adjust(StrEnum):
     HFQ = "hfq"
 
 
-def _choice(value: str | None, kind: type[StrEnum], field: str, default: StrEnum) -> Any:
+def parse_choice(value: str | None, kind: type[StrEnum], field: str, default: StrEnum) -> Any:
+    """``value`` as a member of ``kind`` (any case; empty: ``default``), or InvalidRequest
+    naming ``field`` and the allowed values."""
     if not value:
         return default
     try:
@@ -56,8 +59,8 @@ def read_bars(
     first, last = parse_date(start, "start"), parse_date(end, "end")
     if first > last:
         raise InvalidRequest(f"start {first} is after end {last}", field="start")
-    which: Period = _choice(period, Period, "period", Period.DAILY)
-    how: Adjust = _choice(adjust, Adjust, "adjust", Adjust.NONE)
+    which: Period = parse_choice(period, Period, "period", Period.DAILY)
+    how: Adjust = parse_choice(adjust, Adjust, "adjust", Adjust.NONE)
     query = (
         select(bars, adj_factors.c.factor)
         .join(
@@ -88,12 +91,7 @@ def read_bars(
         raise InvalidRequest(f"no bars of {canonical} are stored; sync it first", field="code")
     missing = [r.trade_date for r in rows if r.factor is None]
     if how is not Adjust.NONE and missing:
-        raise InvalidRequest(
-            f"{how.value} needs adjustment factors, and none are stored for {canonical} on "
-            f"{len(missing)} day(s) from {missing[0]}; sync its daily bars from a source that "
-            "serves factors (tushare, baostock, akshare, sim)",
-            field="adjust",
-        )
+        raise missing_factors(how, canonical, len(missing), missing[0])
     return {
         "code": canonical,
         "period": which.value,
@@ -102,16 +100,37 @@ def read_bars(
     }
 
 
+def missing_factors(how: Adjust, who: str, days: int, first: dt.date) -> InvalidRequest:
+    """The error of an adjusted read that needs factors which are not stored."""
+    return InvalidRequest(
+        f"{how.value} needs adjustment factors, and none are stored for {who} on "
+        f"{days} day(s) from {first}; sync its daily bars from a source that "
+        "serves factors (tushare, baostock, akshare, sim)",
+        field="adjust",
+    )
+
+
+def price_scale(how: Adjust, factor: Decimal | None, latest: Decimal | None) -> Decimal:
+    """What a bar's prices are multiplied by: 1 raw; hfq the day's factor; qfq the day's factor
+    ÷ ``latest``, the stock's latest stored factor. ValueError when a needed factor is missing
+    (callers check first and raise :func:`missing_factors`)."""
+    if how is Adjust.NONE:
+        return Decimal(1)
+    if factor is None or (how is Adjust.QFQ and latest is None):
+        raise ValueError(f"{how.value} needs the stored adjustment factors")
+    return factor if latest is None or how is Adjust.HFQ else factor / latest
+
+
+def adjusted_price(value: Decimal | None, scale: Decimal) -> float | None:
+    """A stored price times ``scale``, rounded to 4 places as stored prices are."""
+    return None if value is None else float(round(value * scale, 4))
+
+
 def _row(m: Any, how: Adjust, latest: Decimal | None) -> dict[str, Any]:
-    scale = Decimal(1)
-    if how is Adjust.HFQ:
-        scale = m["factor"]
-    elif how is Adjust.QFQ and latest:
-        scale = m["factor"] / latest
+    scale = price_scale(how, m["factor"], latest)
     out: dict[str, Any] = {"trade_date": m["trade_date"].isoformat()}
     for name in PRICE_FIELDS:
-        value = m[name]
-        out[name] = None if value is None else float(round(value * scale, 4))
+        out[name] = adjusted_price(m[name], scale)
     out |= {
         "volume": int(m["volume"]),
         "amount": float(m["amount"]),
@@ -125,4 +144,11 @@ def _row(m: Any, how: Adjust, latest: Decimal | None) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Adjust", "read_bars"]
+__all__ = [
+    "Adjust",
+    "adjusted_price",
+    "missing_factors",
+    "parse_choice",
+    "price_scale",
+    "read_bars",
+]

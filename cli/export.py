@@ -1,0 +1,80 @@
+"""``stocksync export``: stored bars to a CSV or Parquet file, or CSV to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from cli.commands import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, _friendly_errors, console, err
+from stocksync.config import get_settings
+from stocksync.context import build_context
+from stocksync.errors import InvalidRequest
+from stocksync.export import ExportResult, export_bars, parse_export
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``export`` on the top-level subcommands."""
+    parser = sub.add_parser("export", help="write stored bars to a CSV or Parquet file")
+    parser.add_argument("--out", required=True, help="file to write, or - for stdout (csv only)")
+    parser.add_argument(
+        "--format", choices=("csv", "parquet"), help="default: parquet for .parquet/.pq, else csv"
+    )
+    parser.add_argument("--period", default="daily", help="daily, weekly or monthly")
+    parser.add_argument("--start", help="first date, YYYY-MM-DD (default: the first stored)")
+    parser.add_argument("--end", help="last date, YYYY-MM-DD (default: the latest stored)")
+    parser.add_argument("--symbols", help="codes, comma separated (default: every stock)")
+    parser.add_argument("--adjust", default="none", help="none, qfq or hfq (default none)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.set_defaults(func=export)
+
+
+@_friendly_errors
+def export(args: argparse.Namespace) -> int:
+    to_stdout = args.out == "-"
+    fmt = args.format or ("parquet" if args.out.lower().endswith(PARQUET_SUFFIXES) else "csv")
+    if to_stdout and fmt != "csv":
+        raise InvalidRequest(f"{fmt} cannot be written to stdout; give --out FILE", field="out")
+    codes = None
+    if args.symbols is not None:
+        codes = [part for part in args.symbols.replace(" ", ",").split(",") if part]
+    asked = {"period": args.period, "start": args.start, "end": args.end, "codes": codes,
+             "adjust": args.adjust}  # fmt: skip
+    parse_export(fmt=fmt, **asked)  # bad input fails before any service is started
+    ctx = build_context(get_settings(), migrate=True)
+    try:
+        out = sys.stdout.buffer if to_stdout else Path(args.out)
+        result = export_bars(ctx.engine, out, fmt=fmt, **asked)
+    except KeyboardInterrupt:
+        left = "the output is incomplete" if to_stdout else f"{args.out} was not written"
+        err.print(f"[yellow]interrupted; {left}[/yellow]")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write {args.out}: {exc.strerror or exc}")
+        return EXIT_INVALID
+    finally:
+        ctx.close()
+    _report(result, to_stdout, args.json)
+    return EXIT_OK
+
+
+def _report(result: ExportResult, to_stdout: bool, as_json: bool) -> None:
+    where = err if to_stdout else console  # stdout may be the data itself
+    if as_json:
+        where.print_json(json.dumps(result.to_json()))
+        return
+    size = f"{result.bytes / 1e6:.1f} MB" if result.bytes >= 1e5 else f"{result.bytes:,} bytes"
+    rate = f", {result.rows / result.seconds:,.0f} rows/s" if result.seconds >= 1 else ""
+    target = result.path or "stdout"
+    where.print(
+        f"exported {result.rows:,} rows ({result.format}, {result.period}, "
+        f"adjust {result.adjust}) to {target}: {size} in {result.seconds:.1f} s{rate}",
+        soft_wrap=True,
+    )
