@@ -43,3 +43,7 @@ task_send_sent_event = False
 
 timezone = "Asia/Shanghai"
 enable_utc = True
+
+# celery beat: schedules live in the database (workers/beat.py); only the leader sends.
+beat_scheduler = "workers.beat:StocksyncScheduler"
+beat_max_loop_interval = 5  # seconds: how often beat renews its lease and rechecks

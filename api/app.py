@@ -7,12 +7,17 @@ from typing import Any
 
 from flask import Flask
 
+from api.auth import register_token_check
 from api.bars import bp as bars_bp
 from api.errors import register_error_handlers
+from api.events import bp as events_bp
 from api.health import bp as health_bp
+from api.openapi import bp as openapi_bp
 from api.runs import bp as runs_bp
+from api.schedules import bp as schedules_bp
 from api.sources import bp as sources_bp
 from api.stats import bp as stats_bp
+from api.web import bp as web_bp
 from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.dispatch import Dispatcher
@@ -27,19 +32,30 @@ def _default_dispatcher() -> Dispatcher:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the API. ``config`` may set ``CONTEXT_FACTORY`` (a callable returning a Context)
-    and ``DISPATCHER_FACTORY``; by default both come from stocksync's settings."""
+    and ``DISPATCHER_FACTORY``; by default both come from stocksync's settings. ``API_TOKEN``
+    (default: ``STOCKSYNC_API_TOKEN``) guards every mutating request; ``SSE_*`` time the
+    progress stream."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(
         CONTEXT_FACTORY=lambda: build_context(get_settings(), migrate=True),
         DISPATCHER_FACTORY=_default_dispatcher,
+        API_TOKEN=get_settings().api_token,  # None: mutating endpoints are open
+        SSE_POLL_S=0.5,
+        SSE_KEEPALIVE_S=15.0,
+        SSE_MAX_DURATION_S=3600.0,
     )
     if config:
         app.config.update(config)
     register_error_handlers(app)
+    register_token_check(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(runs_bp, url_prefix="/api/v1")
+    app.register_blueprint(events_bp, url_prefix="/api/v1")
+    app.register_blueprint(web_bp)
     app.register_blueprint(sources_bp, url_prefix="/api/v1")
     app.register_blueprint(bars_bp, url_prefix="/api/v1")
     app.register_blueprint(stats_bp, url_prefix="/api/v1")
+    app.register_blueprint(schedules_bp, url_prefix="/api/v1")
+    app.register_blueprint(openapi_bp, url_prefix="/api/v1")
     return app

@@ -11,8 +11,9 @@ from functools import wraps
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from cli import processes, render
+from cli import processes, render, safety
 from stocksync import control, runs
 from stocksync.config import Settings, get_settings
 from stocksync.context import Context, build_context
@@ -20,7 +21,7 @@ from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnava
 from stocksync.finalize import finalize_run
 from stocksync.services import embedded_status, resolve_service_urls, stop_embedded
 from stocksync.sources.status import source_statuses
-from stocksync.stats import storage_stats
+from stocksync.stats import coverage, storage_stats
 from stocksync.storage.migrate import upgrade
 
 EXIT_OK, EXIT_RUN_ERRORS, EXIT_INVALID, EXIT_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -68,7 +69,15 @@ def _workers_online(ctx: Context) -> int:
 def sync(args: argparse.Namespace) -> int:
     settings = _settings()
     ctx = build_context(settings, migrate=True)
-    body: dict[str, Any] = {"start_date": args.start, "end_date": args.end}
+    body: dict[str, Any] = {"kind": args.kind}
+    if args.start:
+        body["start_date"] = args.start
+    if args.end:
+        body["end_date"] = args.end
+    if args.days_back is not None:
+        body["days_back"] = args.days_back
+    if args.datasets:
+        body["datasets"] = args.datasets
     if args.symbols:
         body["symbols"] = args.symbols
     body["periods"] = args.periods
@@ -97,13 +106,14 @@ def sync(args: argparse.Namespace) -> int:
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
     try:
-        created = runs.create_run(ctx, spec, CeleryDispatcher(app))
+        created = runs.create_run(ctx, spec, CeleryDispatcher(app), trigger="cli")
         err.print(
             f"run [bold]{created.run_id}[/bold]: {created.total} units "
             f"({created.pending} to do, {created.skipped} already synced)"
         )
         try:
-            view = render.follow(console, lambda: _poll(ctx, created.run_id), spawned)
+            shown_on = err if args.json else console  # --json: stdout carries the JSON alone
+            view = render.follow(shown_on, lambda: _poll(ctx, created.run_id), spawned)
         except KeyboardInterrupt:
             interrupted = True
             view = runs.run_view(ctx, created.run_id)
@@ -136,6 +146,10 @@ def _poll(ctx: Context, run_id: int) -> dict[str, Any]:
 @_friendly_errors
 def status(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(), migrate=True)
+    if args.run is not None and args.dates:
+        summary = runs.date_summary(ctx, args.run)
+        console.print_json(json.dumps(summary)) if args.json else render.dates(console, summary)
+        return EXIT_OK
     if args.run is not None and args.items:
         listing = runs.list_items(ctx, args.run, status=args.items, page=1, per_page=500)
         if args.json:
@@ -164,15 +178,30 @@ def steer(args: argparse.Namespace) -> int:
         result = control.retry_failed(ctx, args.run, CeleryDispatcher(app))
     elif args.action == "pause":
         result = {"run": control.pause(ctx, args.run)}
+    elif args.action == "reset":
+        reset = control.reset_failed(ctx, args.run)
+        result = {"run_id": args.run, "reset": reset, "run": runs.run_view(ctx, args.run)}
     else:
         result = {"run": control.cancel(ctx, args.run)}
     if args.json:
         console.print_json(json.dumps(result))
     else:
+        if "reset" in result:
+            console.print(f"{result['reset']} failed unit(s) back to pending (not queued)")
         if "requeued" in result:
             console.print(f"{result['requeued']} unit(s) queued; workers must be running "
                           "(stocksync up, or celery -A workers worker)")  # fmt: skip
         render.summary(console, result["run"])
+    return EXIT_OK
+
+
+@_friendly_errors
+def clear(args: argparse.Namespace) -> int:
+    result = control.clear(build_context(_settings(), migrate=True), args.run)
+    if args.json:
+        console.print_json(json.dumps(result))
+    else:
+        console.print(f"run {result['run_id']} cleared: {result['deleted_items']} unit(s) deleted")
     return EXIT_OK
 
 
@@ -185,8 +214,21 @@ def sources(args: argparse.Namespace) -> int:
 
 
 @_friendly_errors
+def list_runs(args: argparse.Namespace) -> int:
+    ctx = build_context(_settings(), migrate=True)
+    listing = runs.list_runs(ctx, page=args.page, per_page=args.per_page)
+    console.print_json(json.dumps(listing)) if args.json else render.run_list(console, listing)
+    return EXIT_OK
+
+
+@_friendly_errors
 def stats(args: argparse.Namespace) -> int:
-    data = storage_stats(build_context(_settings(), migrate=True))
+    ctx = build_context(_settings(), migrate=True)
+    if args.coverage:
+        covered = coverage(ctx, args.start, args.end)
+        console.print_json(json.dumps(covered)) if args.json else render.coverage(console, covered)
+        return EXIT_OK
+    data = storage_stats(ctx)
     console.print_json(json.dumps(data)) if args.json else render.stats(console, data)
     return EXIT_OK
 
@@ -224,14 +266,19 @@ def up(args: argparse.Namespace) -> int:
     settings = _settings()
     host = args.host or settings.api_host
     port = args.port or settings.api_port
+    if problem := safety.exposure_problem(host, settings.api_token):
+        err.print(f"[red]error:[/red] {escape(problem)}")
+        return EXIT_INVALID
     urls = resolve_service_urls(settings)
     upgrade(urls.database_url)
     children = [processes.start_api(processes.child_env(settings, urls), host=host, port=port)]
     children += processes.start_workers(settings, urls, count=args.workers or 1, role="up")
+    children.append(processes.start_beat(settings, urls))
     console.print(
-        f"stocksync is up: API http://{host}:{port}/api/v1/runs · PostgreSQL {urls.database_url}"
+        f"stocksync is up: progress page http://{host}:{port}/ · API http://{host}:{port}/api/v1"
+        f" · PostgreSQL {urls.database_url}"
         f" · Redis {urls.redis_url}\nworker log: {processes.worker_log(settings)}"
-        " · Ctrl-C stops everything"
+        f" · beat (schedules) log: {processes.beat_log(settings)} · Ctrl-C stops everything"
     )
     try:
         while all(child.poll() is None for child in children):

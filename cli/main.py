@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from cli import commands
+from cli import export as export_command
+from cli import schedules as schedules_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,8 +18,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sync = sub.add_parser("sync", help="sync bars for a date range, with a live progress bar")
-    sync.add_argument("--start", required=True, help="first date, YYYY-MM-DD")
-    sync.add_argument("--end", required=True, help="last date, YYYY-MM-DD")
+    sync.add_argument(
+        "--kind", choices=("range", "all_history", "incremental"), default="range",
+        help="range (needs --start/--end, at most 90 days), all_history, or incremental",
+    )  # fmt: skip
+    sync.add_argument("--start", help="first date, YYYY-MM-DD")
+    sync.add_argument("--end", help="last date, YYYY-MM-DD (default today for other kinds)")
+    sync.add_argument("--days-back", type=int, help="incremental: the last N days")
+    sync.add_argument(
+        "--datasets", help="bars,adj_factors,valuations,securities (default: all but securities)"
+    )
     sync.add_argument("--symbols", help="codes, comma separated (600000, sh.600000, 600000.SH)")
     sync.add_argument("--periods", default="daily", help="daily,weekly,monthly (default daily)")
     sync.add_argument("--source", help="source to use (default: the first configured)")
@@ -27,17 +37,30 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print the final run as JSON")
     sync.set_defaults(func=commands.sync)
 
+    listing = sub.add_parser("runs", help="list runs, newest first")
+    listing.add_argument("--page", type=int, default=1)
+    listing.add_argument("--per-page", type=int, default=20)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=commands.list_runs)
+
     status = sub.add_parser("status", help="show one run, or the latest runs")
     status.add_argument("run", nargs="?", type=int, help="run id")
     status.add_argument("--json", action="store_true")
     status.add_argument("--items", metavar="STATUS", help="list the run's units: failed, pending…")
+    status.add_argument("--dates", action="store_true", help="the run's progress per trade date")
     status.set_defaults(func=commands.status)
+
+    clear = sub.add_parser("clear", help="delete a finished run's ledger (bars stay)")
+    clear.add_argument("run", type=int, help="run id")
+    clear.add_argument("--json", action="store_true")
+    clear.set_defaults(func=commands.clear)
 
     for name, helptext in (
         ("resume", "continue a paused or interrupted run"),
         ("retry", "re-run a run's failed units"),
         ("pause", "stop dispatching a run's units (resume continues)"),
         ("cancel", "stop a run for good"),
+        ("reset", "put a run's failed units back to pending without running them"),
     ):
         steer = sub.add_parser(name, help=helptext)
         steer.add_argument("run", type=int, help="run id")
@@ -56,7 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = sub.add_parser("stats", help="what is stored: rows and latest dates per period/source")
     stats.add_argument("--json", action="store_true")
+    stats.add_argument("--coverage", action="store_true", help="coverage per dataset and date")
+    stats.add_argument("--start", help="coverage from this date")
+    stats.add_argument("--end", help="coverage up to this date")
     stats.set_defaults(func=commands.stats)
+
+    schedules_cli.add_parser(sub)
+
+    export_command.add_parser(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -64,6 +64,28 @@ def worker_log(settings: Settings) -> Path:
     return settings.data_dir / "logs" / "worker.log"
 
 
+def beat_log(settings: Settings) -> Path:
+    return settings.data_dir / "logs" / "beat.log"
+
+
+def start_beat(
+    settings: Settings, urls: ServiceUrls, *, loglevel: str = "INFO"
+) -> subprocess.Popen[bytes]:
+    """Start ``celery -A workers beat`` with stocksync's scheduler (the schedules stored in the
+    database; only one beat process acts however many run), logging to ``beat_log``."""
+    log_path = beat_log(settings)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "workers", "beat",
+        "-S", "workers.beat:StocksyncScheduler", f"--loglevel={loglevel}",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        cmd, env=child_env(settings, urls), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
 def start_api(env: Mapping[str, str], *, host: str, port: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "api.serve", "--host", host, "--port", str(port)]
     return subprocess.Popen(cmd, env=dict(env), cwd=REPO_ROOT, start_new_session=True)

@@ -146,3 +146,28 @@ def stats(console: Console, data: dict[str, Any]) -> None:
     for name in ("adj_factors", "valuations"):
         info = data[name]
         console.print(f"{name}: {info['rows']} rows, latest {info['latest_date'] or '—'}")
+
+
+def dates(console: Console, summary: dict[str, Any]) -> None:
+    table = Table(title=f"run {summary['run_id']} per trade date")
+    for column in ("period", "date", "total", "success", "failed", "skipped", "pending", "rate %",
+                   "first", "last"):  # fmt: skip
+        table.add_column(column)
+    for d in summary["dates"]:
+        rate = d["success_rate"]
+        table.add_row(
+            d["period"], d["date"] or "(ranges)", str(d["total"]), str(d["success"]),
+            str(d["failed"]), str(d["skipped"]), str(d["pending"]),
+            "—" if rate is None else f"{rate:.1f}", (d["first_at"] or "—")[:19],
+            (d["last_at"] or "—")[:19],
+        )  # fmt: skip
+    console.print(table)
+
+
+def coverage(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title=f"coverage {data['start']} … {data['end']} (stocks per trade date)")
+    for column in ("trade date", "bars", "adj_factors", "valuations"):
+        table.add_column(column)
+    for d in data["dates"]:
+        table.add_row(d["trade_date"], str(d["bars"]), str(d["adj_factors"]), str(d["valuations"]))
+    console.print(table)

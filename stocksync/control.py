@@ -82,6 +82,8 @@ def retry_failed(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str,
     run = get_run(ctx, run_id)
     if run.status is RunStatus.CANCELLED:
         raise InvalidRequest(f"run {run_id} was cancelled; start a new run instead")
+    if run.status is RunStatus.SKIPPED:  # a schedule's record of a fire that started nothing
+        raise InvalidRequest(f"run {run_id} was skipped and has no units; start a new run")
     return _restart(
         ctx, run, dispatcher, retry_failed=True, message="retrying {reset} failed unit(s)"
     )

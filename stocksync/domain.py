@@ -51,6 +51,7 @@ class RunStatus(StrEnum):
     SUCCESS_WITH_ERRORS = "success_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # a scheduled run that did not start (another run active, holiday…)
 
 
 RUN_ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED})

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from stocksync import progress
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
-from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
+from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, Period, RunStatus
 from stocksync.errors import InvalidRequest, NotFound, RunConflict
 from stocksync.finalize import finalize_run
-from stocksync.planning import Plan, plan_run
-from stocksync.reference import dates_by_period, ensure_securities
+from stocksync.planning import Plan, covering_key, plan_run, planned_periods
+from stocksync.reference import dates_by_period, ensure_securities, refresh_securities
 from stocksync.spec import RunSpec, parse_run_request
 from stocksync.storage import ledger, reference
+from stocksync.storage.bars import latest_bar_date, latest_bar_dates
 from stocksync.storage.ledger import RunRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,18 +37,36 @@ class CreatedRun:
 
 
 def parse_spec(ctx: Context, body: object) -> RunSpec:
-    """Validate a run request body against the configured sources and today's date."""
+    """Validate a run request body against the configured sources, today's date, the range cap
+    and (for incremental runs) the newest stored bars."""
+
+    def latest_stored(periods: tuple[Period, ...], symbols: tuple[str, ...] | None) -> Any:
+        """The whole market: its newest stored bar. Chosen stocks: the oldest of their own
+        newest bars (each stock then starts after its own, see _plan)."""
+        with ctx.engine.connect() as conn:
+            if symbols is None:
+                dates = [latest_bar_date(conn, p.value) for p in periods]
+            else:
+                per_code = [latest_bar_dates(conn, p.value, symbols) for p in periods]
+                dates = [min(found.values()) if found else None for found in per_code]
+        return None if any(d is None for d in dates) else min(dates)  # type: ignore[type-var]
+
     return parse_run_request(
         body,
         known_sources=ctx.sources.known,
         default_sources=ctx.sources.names,
         today=ctx.today(),
+        max_range_days=ctx.settings.max_range_days,
+        latest_stored=latest_stored,
+        incremental_default_days=ctx.settings.incremental_default_days,
     )
 
 
 def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
     sources = [ctx.sources.get(name) for name in spec.sources]
     usable = [s for s in sources if not ctx.breaker.is_open(s.name)] or sources
+    if spec.wants("securities"):
+        refresh_securities(conn, usable)
     ensure_securities(conn, usable)
     if spec.symbols is not None:
         universe = reference.load_securities(conn, spec.symbols)
@@ -52,21 +76,39 @@ def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
             raise InvalidRequest(f"unknown stock code(s): {shown}", field="symbols")
     else:
         universe = reference.load_securities(conn)
-    period_dates = dates_by_period(conn, usable, spec.periods, spec.start_date, spec.end_date)
+    periods = planned_periods(spec)
+    period_dates = dates_by_period(conn, usable, periods, spec.start_date, spec.end_date)
+    starts: dict[Period, dict[str, dt.date]] = {}
+    if spec.from_last_bar:
+        codes = spec.symbols
+        for period in periods:
+            latest = latest_bar_dates(conn, period.value, codes)
+            starts[period] = {c: d + dt.timedelta(days=1) for c, d in latest.items()}
     return plan_run(
         spec,
         period_dates=period_dates,
         universe=universe,
         source=usable[0],
         parallelism=ctx.settings.worker_concurrency,
+        stock_starts=starts,
     )
+
+
+def done_unit_keys(conn: Any, spec: RunSpec, plan: Plan) -> set[str]:
+    """Keys of the plan's units that an earlier run finished (none when ``force``). A unit for
+    a subset of the datasets is done when the same unit with every dataset is."""
+    if spec.force:
+        return set()
+    keys = plan_keys(plan)
+    done = ledger.completed_unit_keys(conn, keys + [covering_key(k) for k in keys])
+    return {k for k in keys if k in done or covering_key(k) in done}
 
 
 def preview_run(ctx: Context, spec: RunSpec) -> dict[str, Any]:
     """What running ``spec`` would do: units, how many are already done, calls and an ETA."""
     with ctx.engine.begin() as conn:
         plan = _plan(ctx, conn, spec)
-        done = set() if spec.force else ledger.completed_unit_keys(conn, plan_keys(plan))
+        done = done_unit_keys(conn, spec, plan)
     return {
         "units": len(plan.units),
         "already_done": len(done),
@@ -80,21 +122,24 @@ def plan_keys(plan: Plan) -> list[str]:
     return [u.unit_key for u in plan.units]
 
 
-def create_run(ctx: Context, spec: RunSpec, dispatcher: Dispatcher) -> CreatedRun:
+def create_run(
+    ctx: Context, spec: RunSpec, dispatcher: Dispatcher, *, trigger: str = "api"
+) -> CreatedRun:
     """Plan ``spec``, take the active-run lock, record the run and its items, and dispatch the
-    pending ones. Raises RunConflict when another run is active, InvalidRequest for bad input."""
+    pending ones. Raises RunConflict when another run is active, InvalidRequest for bad input.
+    ``trigger`` records what started the run ("api", "cli", "schedule:daily")."""
     with ctx.engine.begin() as conn:
         plan = _plan(ctx, conn, spec)
-        if not plan.units:
+        if not plan.units and spec.kind == "range" and planned_periods(spec):
             raise InvalidRequest(
                 f"nothing to sync: no trading days between {spec.start_date} and {spec.end_date}"
                 " for the requested periods",
                 field="start_date",
             )
-        done = set() if spec.force else ledger.completed_unit_keys(conn, plan_keys(plan))
+        done = done_unit_keys(conn, spec, plan)
         fence = ctx.lock.next_fence(floor=ledger.max_fence(conn))
         run_id = ledger.insert_run(
-            conn, spec, status=RunStatus.PENDING, fence=fence, message="planned"
+            conn, spec, status=RunStatus.PENDING, fence=fence, message="planned", trigger=trigger
         )
         if not ctx.lock.acquire(run_id, fence):
             holder = ctx.lock.holder()
@@ -154,10 +199,31 @@ def live_counters(ctx: Context, run: RunRecord) -> progress.Counters:
             started_at=started,
             updated_at=run.finished_at.timestamp() if run.finished_at else None,
         )
-    counters = progress.read(ctx.redis, run.id)
-    if counters is not None:
-        return counters
-    return rebuild_counters(ctx, run)
+    try:
+        counters = progress.read(ctx.redis, run.id)
+        if counters is not None:
+            return counters
+        return rebuild_counters(ctx, run)
+    except redis.RedisError as exc:  # Redis down or restarting: the ledger still knows
+        log.warning("progress of run %s read from the database: %s", run.id, exc)
+        return ledger_counters(ctx, run)
+
+
+def ledger_counters(ctx: Context, run: RunRecord) -> progress.Counters:
+    """The run's counters computed from the ledger alone (without touching Redis)."""
+    with ctx.engine.connect() as conn:
+        counts = ledger.item_status_counts(conn, run.id)
+        rows = ledger.rows_written(conn, run.id)
+    return progress.Counters(
+        total=sum(counts.values()),
+        success=counts[ItemStatus.SUCCESS],
+        failed=counts[ItemStatus.FAILED],
+        skipped=counts[ItemStatus.SKIPPED],
+        rows=rows,
+        current_date=None,
+        started_at=run.started_at.timestamp() if run.started_at else None,
+        updated_at=time.time(),
+    )
 
 
 def rebuild_counters(ctx: Context, run: RunRecord) -> progress.Counters:
@@ -204,6 +270,7 @@ def describe(run: RunRecord, counters: progress.Counters) -> dict[str, Any]:
         "rows_written": counters.rows,
         "message": run.message,
         "error": run.error,
+        "trigger": run.trigger,
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
@@ -235,6 +302,7 @@ def list_runs(ctx: Context, *, page: int, per_page: int) -> dict[str, Any]:
                 "finished_at": run.finished_at.isoformat() if run.finished_at else None,
                 "duration_s": run.duration_s,
                 "message": run.message,
+                "trigger": run.trigger,
             }
         )
     return {"items": items, "page": page, "per_page": per_page, "total": total}
@@ -280,3 +348,30 @@ def list_items(
         "per_page": per_page,
         "total": total,
     }
+
+
+def date_summary(ctx: Context, run_id: int) -> dict[str, Any]:
+    """The run's progress per trade date (the seeds' ``sync_progress_summary``)."""
+    get_run(ctx, run_id)
+    with ctx.engine.connect() as conn:
+        rows = ledger.date_summary(conn, run_id)
+    dates = []
+    for row in rows:
+        finished = row["success"] + row["failed"] + row["skipped"]
+        dates.append(
+            {
+                "period": row["period"],
+                "date": row["day"].isoformat() if row["day"] else None,
+                "total": row["total"],
+                "success": row["success"],
+                "failed": row["failed"],
+                "skipped": row["skipped"],
+                "pending": row["pending"] + row["running"],
+                "success_rate": round(100.0 * (row["success"] + row["skipped"]) / row["total"], 2)
+                if finished
+                else None,
+                "first_at": row["first_at"].isoformat() if row["first_at"] else None,
+                "last_at": row["last_at"].isoformat() if row["last_at"] else None,
+            }
+        )
+    return {"run_id": run_id, "dates": dates}

@@ -135,6 +135,11 @@ def _friendly(error: ValidationError, schema: Mapping[str, Any]) -> InvalidReque
             f"{where} must be between {low} and {high}, got {error.instance!r}", field=field
         )
     described = sub.get("description")
+    if sub.get("format") == "date" and error.validator in ("pattern", "type"):
+        return InvalidRequest(
+            f"{where} {error.instance!r} is not a valid date; write YYYY-MM-DD, e.g. 2024-01-31",
+            field=field,
+        )
     if error.validator == "oneOf":
         forms = " or ".join(_form(alt) for alt in error.validator_value)
         return InvalidRequest(f"{where} must be {forms}, got {error.instance!r}", field=field)
@@ -153,3 +158,27 @@ def _form(alternative: Mapping[str, Any]) -> str:
     words = _KIND_WORDS.get(str(alternative.get("type")), "a value")
     note = alternative.get("description")
     return f"{words} ({note})" if note else words
+
+
+SCHEDULE_UPDATE: dict[str, Any] = {
+    "title": "ScheduleUpdate",
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "description": "Fields of a schedule to change; the others keep their values.",
+    "properties": {
+        "cron": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": (
+                "a cron expression: minute hour day-of-month month day-of-week, in the schedule "
+                "timezone (Asia/Shanghai), e.g. '30 17 * * 1-5'; null: back to the default "
+                "(STOCKSYNC_SCHEDULE_*)"
+            ),
+        },
+        "enabled": {"type": "boolean"},
+        "body": {
+            "anyOf": [{"type": "null"}, RUN_REQUEST],
+            "description": "the run request the schedule submits (null: its default)",
+        },
+    },
+}

@@ -142,7 +142,7 @@ def parse_run_request(
         body, kind, today, max_range_days, periods, symbols, latest_stored,
         incremental_default_days,
     )  # fmt: skip
-    datasets = DEFAULT_DATASETS
+    datasets: tuple[str, ...] = DEFAULT_DATASETS
     if _given(body, "datasets"):
         names = [d.lower() for d in _string_list(body["datasets"], "datasets")]
         bad = [d for d in names if d not in DATASETS]

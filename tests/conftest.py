@@ -105,6 +105,16 @@ def ctx(settings: Settings) -> Iterator[Context]:
     context.close()
 
 
+@pytest.fixture(scope="module")
+def module_ctx(settings: Settings) -> Iterator[Context]:
+    """A Context on services cleaned once per module: for tests sharing one synced market (and
+    so not using ``ctx``, which cleans again)."""
+    clean_state(settings)
+    context = build_context(settings)
+    yield context
+    context.close()
+
+
 def _as_row(bar) -> tuple:
     from decimal import Decimal
 

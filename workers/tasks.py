@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from celery import Task
 
-from stocksync import control
+from stocksync import control, scheduling
 from stocksync.execution import RetryLater, run_unit
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
@@ -42,3 +43,12 @@ def resume_run(run_id: int) -> dict[str, Any]:
     """Continue a paused or interrupted run."""
     outcome = control.resume(get_context(), int(run_id), CeleryDispatcher(app))
     return {"run_id": run_id, "requeued": outcome["requeued"]}
+
+
+@app.task(name="stocksync.fire_schedule", acks_late=True, reject_on_worker_lost=True)
+def fire_schedule(name: str, slot: str) -> dict[str, Any]:
+    """Start schedule ``name``'s run for fire time ``slot`` (ISO 8601, sent by beat); a slot
+    already fired does nothing."""
+    return scheduling.fire_schedule(
+        get_context(), str(name), dt.datetime.fromisoformat(slot), CeleryDispatcher(app)
+    )

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, case, exists, func, insert, select, update
 
 from stocksync.domain import ITEM_DONE_STATUSES, ItemStatus, Period, RunStatus
 from stocksync.planning import WorkUnit
@@ -36,6 +36,7 @@ class RunRecord:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     duration_s: float | None
+    trigger: str | None = None  # "api", "cli", "schedule:daily", …
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> RunRecord:
@@ -90,9 +91,15 @@ class ItemRecord:
 
 
 def insert_run(
-    conn: Connection, spec: RunSpec, *, status: RunStatus, fence: int | None, message: str
+    conn: Connection,
+    spec: RunSpec,
+    *,
+    status: RunStatus,
+    fence: int | None,
+    message: str,
+    trigger: str = "api",
 ) -> int:
-    """Create a run row and return its id."""
+    """Create a run row and return its id. ``trigger`` says what started it."""
     return int(
         conn.execute(
             insert(sync_runs)
@@ -102,6 +109,7 @@ def insert_run(
                 status=status.value,
                 fence=fence,
                 message=message,
+                trigger=trigger,
             )
             .returning(sync_runs.c.id)
         ).scalar_one()
@@ -380,3 +388,48 @@ def update_run(
         newest = select(func.max(sync_runs.c.fence)).scalar_subquery()
         stmt = stmt.where(and_(sync_runs.c.fence == fence, newest == fence))
     return conn.execute(stmt.values(**values)).rowcount > 0
+
+
+def date_summary(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    """The run's units per (period, trade date), like the seeds' ``sync_progress_summary``:
+    totals by status and the first start and last finish. Units over a range of dates (one
+    stock over many days) are grouped under date None."""
+    day = case(
+        (sync_items.c.trade_date.is_not(None), sync_items.c.trade_date),
+        (sync_items.c.start_date == sync_items.c.end_date, sync_items.c.start_date),
+        else_=None,
+    ).label("day")
+
+    child = sync_items.alias("child")  # a split unit is summed through its per-stock children
+
+    def of(status: ItemStatus) -> Any:
+        return func.count().filter(sync_items.c.status == status.value)
+
+    query = (
+        select(
+            sync_items.c.period,
+            day,
+            func.count().label("total"),
+            of(ItemStatus.SUCCESS).label("success"),
+            of(ItemStatus.FAILED).label("failed"),
+            of(ItemStatus.SKIPPED).label("skipped"),
+            of(ItemStatus.PENDING).label("pending"),
+            of(ItemStatus.RUNNING).label("running"),
+            func.min(sync_items.c.started_at).label("first_at"),
+            func.max(sync_items.c.finished_at).label("last_at"),
+        )
+        .where(sync_items.c.run_id == run_id, ~exists().where(child.c.parent_id == sync_items.c.id))
+        .group_by(sync_items.c.period, day)
+        .order_by(sync_items.c.period, day.nulls_last())
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def delete_run(conn: Connection, run_id: int) -> int:
+    """Delete a run and its ledger (items and quarantined rows cascade); returns items deleted.
+    Stored bars stay: only the record of the work goes, so a later run does that work again."""
+    items = conn.execute(
+        select(func.count()).select_from(sync_items).where(sync_items.c.run_id == run_id)
+    ).scalar_one()
+    conn.execute(sync_runs.delete().where(sync_runs.c.id == run_id))
+    return int(items)

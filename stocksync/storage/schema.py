@@ -120,6 +120,7 @@ sync_runs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("duration_s", Float),
+    Column("trigger", String(40)),  # "api", "cli", "schedule:daily", … (NULL: before 0004)
 )
 Index("ix_sync_runs_status", sync_runs.c.status)
 
@@ -165,3 +166,14 @@ quarantine = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("ix_quarantine_run_id", quarantine.c.run_id)
+
+# Overrides of the built-in beat schedules (stocksync.schedules); NULL means the default.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("cron", String(120)),
+    Column("enabled", Boolean, nullable=False, server_default="true"),
+    Column("body", JSONB(none_as_null=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

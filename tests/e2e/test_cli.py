@@ -107,10 +107,43 @@ def test_up_serves_the_api_with_workers_and_stops_cleanly_on_ctrl_c(ctx, setting
         )
         assert done["success"] == 2
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 2  # the API server and a worker (with its pool)
+        assert len(children) >= 3  # the API server, a worker (with its pool) and beat
+        assert any("beat" in c.cmdline() for c in children)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "stocksync is up" in output and "stopping" in output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_every_steering_command_speaks_json_for_scripts(ctx, settings):
+    import json
+
+    def run_json(*args: str) -> dict:
+        result = stocksync(settings, *args, "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    first = run_json("sync", "--start", "2025-03-03", "--end", "2025-03-05")
+    incremental = run_json("sync", "--kind", "incremental", "--end", "2025-03-07",
+                           "--datasets", "bars")  # fmt: skip
+    assert incremental["kind"] == "incremental"
+    assert incremental["spec"]["start_date"] == "2025-03-06"  # after the last stored bar
+    assert (incremental["status"], incremental["total"]) == ("success", 2)
+
+    listing = run_json("runs")
+    assert [r["id"] for r in listing["items"]] == [incremental["id"], first["id"]]
+    dates = run_json("status", str(first["id"]), "--dates")
+    assert [d["date"] for d in dates["dates"]] == ["2025-03-03", "2025-03-04", "2025-03-05"]
+    assert run_json("status", str(first["id"]), "--items", "success")["total"] == 3
+    assert run_json("reset", str(first["id"]))["reset"] == 0
+    covered = run_json("stats", "--coverage", "--start", "2025-03-03", "--end", "2025-03-07")
+    assert [d["trade_date"] for d in covered["dates"]][:3] == ["2025-03-03", "2025-03-04",
+                                                               "2025-03-05"]  # fmt: skip
+    assert run_json("clear", str(first["id"])) == {"run_id": first["id"], "deleted_items": 3}
+    gone = stocksync(settings, "status", str(first["id"]))
+    assert gone.returncode == 2 and "does not exist" in gone.stderr
+
+    too_long = stocksync(settings, "sync", "--start", "2025-01-01", "--end", "2025-06-30")
+    assert too_long.returncode == 2 and "covers 181 days" in too_long.stderr

@@ -56,7 +56,9 @@ def finished(ctx, run_id):
 def test_a_shared_60_per_minute_bucket_holds_across_two_worker_processes(
     ctx, settings, workers, fake_tushare
 ):
-    limited = tushare_settings(settings, fake_tushare, calls_per_minute={"tushare": 60})
+    limited = tushare_settings(  # 119 days: above the default 90-day cap, so raise it
+        settings, fake_tushare, calls_per_minute={"tushare": 60}, max_range_days=120
+    )
     for name in ("w1", "w2"):
         workers.start(name, **{k: v for k, v in limited.as_env().items()})
     # tushare limits each endpoint on its own, so each endpoint has its own shared bucket: 76

@@ -155,7 +155,9 @@ def test_a_second_run_is_refused_while_one_is_active(ctx):
 
 def test_a_source_down_while_planning_is_a_clear_error_and_takes_no_lock(make_ctx):
     flaky = make_ctx(error_rate=1.0)
-    with pytest.raises(ServiceUnavailable, match=r"securities list from any source \(sim: simulated"):
+    with pytest.raises(
+        ServiceUnavailable, match=r"securities list from any source \(sim: simulated"
+    ):
         start(flaky)
     assert flaky.lock.holder() is None
 

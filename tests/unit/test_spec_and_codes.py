@@ -158,7 +158,9 @@ def test_incremental_from_the_last_stored_bar_or_a_default_window():
         default_sources=("sim",), today=TODAY, latest_stored=latest,
     )  # fmt: skip
     assert (spec.start_date, spec.end_date, spec.from_last_bar) == (
-        dt.date(2026, 11, 19), TODAY, True
+        dt.date(2026, 11, 19),
+        TODAY,
+        True,
     )
     assert asked == [((Period.DAILY,), ("600000.SH",))]
     empty = parse_run_request(

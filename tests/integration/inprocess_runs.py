@@ -1,0 +1,53 @@
+"""Runs played unit by unit in this process, on the real services (no Celery)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from stocksync import runs
+from stocksync.execution import run_unit
+from stocksync.storage.schema import securities, sync_items
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def dispatch(self, run_id, item_ids):
+        self.sent.extend(item_ids)
+
+
+def run_to_end(ctx, body):
+    """Create a run from ``body`` and play every dispatched unit; returns (created, spec)."""
+    spec = runs.parse_spec(ctx, {"sources": ["sim"], **body})
+    recorder = Recorder()
+    created = runs.create_run(ctx, spec, recorder)
+    while recorder.sent:
+        item = recorder.sent.pop(0)
+        assert run_unit(ctx, item, recorder).outcome in ("success", "split", "already_done")
+    return created, spec
+
+
+def units(ctx, run_id):
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(sync_items).where(sync_items.c.run_id == run_id).order_by(sync_items.c.id)
+        ).all()
+    return rows
+
+
+def oracle_codes(ctx):
+    runs.preview_run(
+        ctx, runs.parse_spec(ctx, {"start_date": "2025-03-03", "end_date": "2025-03-03"})
+    )  # fills the securities list
+    with ctx.engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(securities.c.code).where(
+                    securities.c.list_date < dt.date(2024, 1, 1),
+                    securities.c.delist_date.is_(None),
+                )
+            ).scalars()
+        )
