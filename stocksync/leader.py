@@ -13,6 +13,8 @@ import uuid
 
 import redis
 
+from stocksync.locking import RELEASE_IF_OURS
+
 _HOLD = """
 local current = redis.call('GET', KEYS[1])
 if current == ARGV[1] then
@@ -22,12 +24,6 @@ end
 if current then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
 """
 
 
@@ -56,6 +52,6 @@ class LeaderLease:
     def release(self) -> bool:
         """Give the lease up if this process holds it (so another takes over at once)."""
         try:
-            return bool(self.client.eval(_RELEASE, 1, self.key, self.token))
+            return bool(self.client.eval(RELEASE_IF_OURS, 1, self.key, self.token))
         except redis.RedisError:
             return False

@@ -22,7 +22,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-_RELEASE_IF_OURS = """
+# Delete KEYS[1] only if it still holds our token ARGV[1] (shared with stocksync.leader).
+RELEASE_IF_OURS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -101,7 +102,7 @@ class RunLock:
     def release(self, run_id: int, fence: int) -> bool:
         """Release the lock if ``run_id`` still holds it."""
         token = Holder(run_id, fence).token()
-        return bool(self.client.eval(_RELEASE_IF_OURS, 1, LOCK_KEY, token))
+        return bool(self.client.eval(RELEASE_IF_OURS, 1, LOCK_KEY, token))
 
     def ttl_ms_left(self) -> int:
         return int(self.client.pttl(LOCK_KEY))

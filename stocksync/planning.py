@@ -7,11 +7,13 @@ shapes the source can serve. Non-trading days are never planned.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from stocksync.coverage import Coverage
 from stocksync.domain import Period, Security
 from stocksync.sources.base import Shape, Source
 from stocksync.spec import RunSpec
@@ -50,6 +52,7 @@ class Plan:
     shapes: dict[Period, Shape]
     expected_calls: int
     eta_s: float
+    covered: set[str] = field(default_factory=set)  # keys whose work earlier runs finished
 
 
 def symbols_scope(symbols: Sequence[str] | None) -> str:
@@ -87,14 +90,18 @@ def plan_run(
     source: Source,
     parallelism: int = 1,
     stock_starts: Mapping[Period, Mapping[str, dt.date]] | None = None,
+    coverage: Callable[[Period], Coverage] | None = None,
 ) -> Plan:
     """Plan ``spec`` against the trading dates of each period and the securities universe.
 
     ``universe`` holds the securities the run covers (the requested symbols, or every stock).
     Stocks not listed at any point in the range are not planned. ``stock_starts`` moves a
     per-stock unit's start later (an incremental run starts after each stock's last bar).
+    ``coverage(period)`` tells what earlier runs finished: a per-stock unit shrinks to the dates
+    still open, and one with none open is planned as already done (``Plan.covered``).
     """
     units: list[WorkUnit] = []
+    covered: set[str] = set()
     shapes: dict[Period, Shape] = {}
     scope = symbols_scope(spec.symbols)
     tag = spec.dataset_tag
@@ -118,17 +125,21 @@ def plan_run(
                 )
             continue
         starts = (stock_starts or {}).get(period, {})
+        finished = coverage(period) if coverage is not None else None
+        open_dates = finished.open_dates(dates) if finished is not None else dates
         for security in universe:
             first, last = _listed_within(security, spec.start_date, spec.end_date)
             first = max(first, starts.get(security.code, first))
-            if not any(first <= d <= last for d in dates):
-                continue
+            if bisect.bisect_left(dates, first) >= bisect.bisect_right(dates, last):
+                continue  # no trade date of the period while listed
+            span = finished.open_span(security.code, open_dates, first, last) if finished else None
+            if finished is not None and span is None:
+                covered.add(_stock_key(tag, period, security.code, first, last))
+            elif span is not None:
+                first, last = span
             units.append(
                 WorkUnit(
-                    unit_key=(
-                        f"{tag}:{period.value}:{security.code}:"
-                        f"{first.isoformat()}:{last.isoformat()}"
-                    ),
+                    unit_key=_stock_key(tag, period, security.code, first, last),
                     period=period,
                     start_date=first,
                     end_date=last,
@@ -136,8 +147,14 @@ def plan_run(
                     dataset=tag,
                 )
             )
-    calls = len(units)
-    return Plan(units, shapes, calls, estimate_seconds(calls, source, parallelism))
+    calls = len(units) - len(covered)
+    plan = Plan(units, shapes, calls, estimate_seconds(calls, source, parallelism))
+    plan.covered.update(covered)
+    return plan
+
+
+def _stock_key(tag: str, period: Period, code: str, first: dt.date, last: dt.date) -> str:
+    return f"{tag}:{period.value}:{code}:{first.isoformat()}:{last.isoformat()}"
 
 
 def planned_periods(spec: RunSpec) -> tuple[Period, ...]:

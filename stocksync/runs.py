@@ -12,6 +12,7 @@ import redis
 
 from stocksync import progress
 from stocksync.context import Context
+from stocksync.coverage import Coverage
 from stocksync.dispatch import Dispatcher
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, Period, RunStatus
 from stocksync.errors import InvalidRequest, NotFound, RunConflict
@@ -19,8 +20,9 @@ from stocksync.finalize import finalize_run
 from stocksync.planning import Plan, covering_key, plan_run, planned_periods
 from stocksync.reference import dates_by_period, ensure_securities, refresh_securities
 from stocksync.spec import RunSpec, parse_run_request
-from stocksync.storage import ledger, reference
+from stocksync.storage import ledger, ledger_views, reference
 from stocksync.storage.bars import latest_bar_date, latest_bar_dates
+from stocksync.storage.coverage import finished_coverage
 from stocksync.storage.ledger import RunRecord
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,13 @@ def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
         for period in periods:
             latest = latest_bar_dates(conn, period.value, codes)
             starts[period] = {c: d + dt.timedelta(days=1) for c, d in latest.items()}
+
+    def coverage(period: Period) -> Coverage:
+        return finished_coverage(
+            conn, period=period.value, datasets=sorted({spec.dataset_tag, "bars"}),
+            codes=spec.symbols, start=spec.start_date, end=spec.end_date,
+        )  # fmt: skip
+
     return plan_run(
         spec,
         period_dates=period_dates,
@@ -91,6 +100,7 @@ def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
         source=usable[0],
         parallelism=ctx.settings.worker_concurrency,
         stock_starts=starts,
+        coverage=None if spec.force else coverage,
     )
 
 
@@ -101,7 +111,7 @@ def done_unit_keys(conn: Any, spec: RunSpec, plan: Plan) -> set[str]:
         return set()
     keys = plan_keys(plan)
     done = ledger.completed_unit_keys(conn, keys + [covering_key(k) for k in keys])
-    return {k for k in keys if k in done or covering_key(k) in done}
+    return {k for k in keys if k in done or covering_key(k) in done} | plan.covered
 
 
 def preview_run(ctx: Context, spec: RunSpec) -> dict[str, Any]:
@@ -112,7 +122,7 @@ def preview_run(ctx: Context, spec: RunSpec) -> dict[str, Any]:
     return {
         "units": len(plan.units),
         "already_done": len(done),
-        "expected_calls": plan.expected_calls - len(done),
+        "expected_calls": len(plan.units) - len(done),
         "eta_s": round(plan.eta_s * (1 - len(done) / max(1, len(plan.units))), 1),
         "shapes": {p.value: s.value for p, s in plan.shapes.items()},
     }
@@ -283,7 +293,7 @@ def list_runs(ctx: Context, *, page: int, per_page: int) -> dict[str, Any]:
     if page < 1 or not 1 <= per_page <= 200:
         raise InvalidRequest("page must be ≥ 1 and per_page between 1 and 200", field="page")
     with ctx.engine.connect() as conn:
-        runs, total = ledger.list_runs(conn, limit=per_page, offset=(page - 1) * per_page)
+        runs, total = ledger_views.list_runs(conn, limit=per_page, offset=(page - 1) * per_page)
     items = []
     for run in runs:
         items.append(
@@ -323,7 +333,7 @@ def list_items(
             f"unknown status {status!r}; use one of {names}", field="status"
         ) from None
     with ctx.engine.connect() as conn:
-        items, total = ledger.list_items(
+        items, total = ledger_views.list_items(
             conn, run_id, status=wanted, limit=per_page, offset=(page - 1) * per_page
         )
     return {
@@ -354,7 +364,7 @@ def date_summary(ctx: Context, run_id: int) -> dict[str, Any]:
     """The run's progress per trade date (the seeds' ``sync_progress_summary``)."""
     get_run(ctx, run_id)
     with ctx.engine.connect() as conn:
-        rows = ledger.date_summary(conn, run_id)
+        rows = ledger_views.date_summary(conn, run_id)
     dates = []
     for row in rows:
         finished = row["success"] + row["failed"] + row["skipped"]

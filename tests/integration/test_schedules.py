@@ -13,7 +13,7 @@ from api import create_app
 from stocksync import runs, schedules
 from stocksync.leader import LeaderLease
 from stocksync.scheduling import fire_schedule
-from stocksync.storage.ledger import list_runs
+from stocksync.storage.ledger_views import list_runs
 
 SH = ZoneInfo("Asia/Shanghai")
 SIM_BODY = {"start_date": "2025-03-03", "end_date": "2025-03-05", "sources": ["sim"]}
