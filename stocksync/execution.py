@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+import redis
+
 from stocksync import progress
 from stocksync.context import Context
 from stocksync.dispatch import Dispatcher
@@ -263,20 +265,20 @@ def _exhausted(ctx: Context, run: RunRecord, item: ItemRecord, attempt: _Attempt
     notes = _joined(attempt.notes) or "no configured source can serve this unit"
     if attempt.best is None and attempt.rate_wait is not None:
         _release(ctx, item, notes, refund=True)  # waiting for quota is free
-        raise RetryLater(_bounded(ctx, attempt.rate_wait), notes)
+        raise _waiting(ctx, run, _bounded(ctx, attempt.rate_wait), notes)
     if attempt.best is None and attempt.breaker_wait is not None:
         # every source is cooling down: wait it out, spending an attempt so that a source
         # that stays down fails the unit in the end instead of holding the run forever
         if item.attempts < ctx.settings.max_attempts:
             _release(ctx, item, notes, refund=False)
-            raise RetryLater(_bounded(ctx, attempt.breaker_wait), notes)
+            raise _waiting(ctx, run, _bounded(ctx, attempt.breaker_wait), notes)
         return _fail(ctx, run, item, f"failed after {item.attempts} attempts: {notes}")
     if attempt.transient and item.attempts < ctx.settings.max_attempts:
         _release(ctx, item, notes, refund=False)
         delay = backoff_seconds(
             item.attempts, ctx.settings.retry_backoff_s, ctx.settings.retry_backoff_max_s
         )
-        raise RetryLater(delay, notes)
+        raise _waiting(ctx, run, delay, notes)
     if attempt.best is not None:
         source, reply, rejected = attempt.best
         return _store(ctx, run, item, source, reply, rejected, note=notes)
@@ -333,6 +335,17 @@ def _split(
         dispatcher.dispatch(run.id, child_ids)
     _count(ctx, run, replace(item, status=ItemStatus.SUCCESS, rows=0))
     return UnitOutcome("split", message=message, source=source.name)
+
+
+def _waiting(ctx: Context, run: RunRecord, countdown: float, reason: str) -> RetryLater:
+    """A RetryLater, with the run's lock held through the wait: a run whose units all wait
+    out a quota or a backoff is not abandoned, so the recovery sweep leaves it alone."""
+    if run.fence is not None:
+        try:
+            ctx.lock.keep_alive(run.id, run.fence, for_s=countdown + ctx.settings.lock_ttl_s)
+        except redis.RedisError:
+            log.warning("could not extend run %s's lock through a %.0f s wait", run.id, countdown)
+    return RetryLater(countdown, reason)
 
 
 def _bounded(ctx: Context, wait_s: float) -> float:

@@ -37,11 +37,15 @@ if v <= tonumber(ARGV[1]) then
 end
 return v
 """
-# Re-take a lapsed lock only if no newer fence was issued since.
+# Extend the lock to at least ARGV[2] ms (never shorten a longer hold); re-take a lapsed lock
+# only if no newer fence was issued since.
 _RETAKE = """
 local current = redis.call('GET', KEYS[1])
 if current == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+  return 1
 end
 if current then return 0 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[3]) then return 0 end
@@ -89,11 +93,13 @@ class RunLock:
     def holder(self) -> Holder | None:
         return Holder.parse(self.client.get(LOCK_KEY))  # type: ignore[arg-type]
 
-    def keep_alive(self, run_id: int, fence: int) -> bool:
-        """Extend the lock if ``run_id`` holds it, or re-take it if it lapsed and no newer run
-        was started since. False means the run lost the lock to another run."""
+    def keep_alive(self, run_id: int, fence: int, *, for_s: float | None = None) -> bool:
+        """Extend the lock (to the TTL, or ``for_s`` when longer; never shortening it) if
+        ``run_id`` holds it, or re-take it if it lapsed and no newer run was started since.
+        False means the run lost the lock to another run."""
         token = Holder(run_id, fence).token()
-        return bool(self.client.eval(_RETAKE, 2, LOCK_KEY, FENCE_KEY, token, self.ttl_ms, fence))
+        ttl_ms = max(self.ttl_ms, int((for_s or 0) * 1000))
+        return bool(self.client.eval(_RETAKE, 2, LOCK_KEY, FENCE_KEY, token, ttl_ms, fence))
 
     def extend(self, run_id: int, fence: int) -> bool:
         token = Holder(run_id, fence).token()

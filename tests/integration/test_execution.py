@@ -131,6 +131,8 @@ def test_a_rate_limited_call_waits_without_spending_an_attempt(ctx, make_ctx):
     rows = item_rows(ctx)
     waiting = [r for r in rows.values() if r.status == "pending"]
     assert waiting and all(r.attempts == 0 and "calls per minute" in r.error for r in waiting)
+    # the run's lock is held through the wait (beyond its TTL), so recovery leaves it alone
+    assert ctx.lock.ttl_ms_left() > ctx.settings.lock_ttl_s * 1000
 
 
 def test_a_run_that_lost_its_lock_to_a_newer_run_does_not_work_on(ctx):

@@ -47,6 +47,18 @@ def test_keep_alive_extends_retakes_a_lapsed_lock_but_not_after_a_newer_run(ctx)
     assert not lock.keep_alive(1, fence)  # not even once the newer run is gone
 
 
+def test_keep_alive_can_hold_longer_and_never_shortens_a_hold(ctx):
+    lock = RunLock(ctx.redis, ttl_s=2)
+    fence = lock.next_fence()
+    assert lock.acquire(1, fence)
+    assert lock.keep_alive(1, fence, for_s=30)  # a unit waits 30 s for its retry
+    assert lock.ttl_ms_left() > 25_000
+    assert lock.keep_alive(1, fence)  # a heartbeat meanwhile keeps the longer hold
+    assert lock.ttl_ms_left() > 25_000
+    assert not lock.keep_alive(2, fence, for_s=30)  # only the holder
+    lock.release(1, fence)
+
+
 def test_fences_increase_and_never_fall_below_the_databases(ctx):
     lock = RunLock(ctx.redis)
     first = lock.next_fence()
