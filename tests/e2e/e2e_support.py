@@ -72,17 +72,16 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
     pool.stop_all()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """The real API served over HTTP by ``python -m api.serve``."""
-    port = _free_port()
-    log = open(tmp_path / "api.log", "ab")  # noqa: SIM115
+def start_api(settings: Settings, log_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """Serve the real API (``python -m api.serve``) for ``settings``; its URL once it answers."""
+    port = free_port()
+    log = open(log_dir / "api.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.serve", "--port", str(port)],
         env=service_env(settings), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
@@ -93,15 +92,25 @@ def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     while True:
         try:
             if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
+                return url, proc
         except requests.ConnectionError:
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError((tmp_path / "api.log").read_text()[-3000:])
+            raise RuntimeError((log_dir / "api.log").read_text()[-3000:])
         time.sleep(0.2)
-    yield url
+
+
+def stop_api(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=10)
+
+
+@pytest.fixture
+def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The real API served over HTTP for the session's settings."""
+    url, proc = start_api(settings, tmp_path)
+    yield url
+    stop_api(proc)
 
 
 def wait_for(check: Callable[[], object], *, timeout: float, interval: float = 0.25) -> object:

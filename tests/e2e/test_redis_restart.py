@@ -5,17 +5,21 @@ resumes the run, and it ends with exactly the oracle's bars and consistent progr
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from e2e_support import REPO, Workers, service_env, wait_for  # type: ignore[import-not-found]
+from e2e_support import (  # type: ignore[import-not-found]
+    Workers,
+    free_port,
+    start_api,
+    stop_api,
+    wait_for,
+)
 
 from stocksync.services.embedded_redis import redis_binary
 
@@ -23,12 +27,6 @@ pytestmark = pytest.mark.e2e
 
 START, END = dt.date(2025, 1, 2), dt.date(2025, 2, 28)
 SLOW = {"STOCKSYNC_SIM_LATENCY_MS": "300"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DisposableRedis:
@@ -64,25 +62,6 @@ def _answers(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def start_api(settings, log_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.serve", "--port", str(port)],
-        env=service_env(settings), cwd=REPO, stdout=open(log_dir / "api.log", "ab"),  # noqa: SIM115
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return requests.get(f"{url}/api/v1/runs", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_for(healthy, timeout=30)
-    return url, proc
 
 
 def test_redis_restarted_empty_mid_run_progress_recovers(ctx, settings, tmp_path, oracle):
@@ -127,7 +106,6 @@ def test_redis_restarted_empty_mid_run_progress_recovers(ctx, settings, tmp_path
     finally:
         workers.stop_all()
         if api is not None:
-            os.killpg(api.pid, signal.SIGTERM)
-            api.wait(timeout=10)
+            stop_api(api)
         if redis_server.proc and redis_server.proc.poll() is None:
             redis_server.kill()
