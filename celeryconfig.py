@@ -6,7 +6,7 @@ are not stored — counters in Redis and rows in PostgreSQL say when work is don
 """
 
 from stocksync.config import get_settings
-from stocksync.services import resolve_service_urls
+from stocksync.embedded import resolve_service_urls
 
 _settings = get_settings()
 

@@ -20,7 +20,7 @@ from api.stats import bp as stats_bp
 from api.web import bp as web_bp
 from stocksync.config import get_settings
 from stocksync.context import build_context
-from stocksync.dispatch import Dispatcher
+from stocksync.runs.dispatch import Dispatcher
 
 
 def _default_dispatcher() -> Dispatcher:

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context
-from stocksync.quotes import read_bars
+from stocksync.market.reading import read_bars
 
 bp = Blueprint("bars", __name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import current_app
 
 from stocksync.context import Context
-from stocksync.dispatch import Dispatcher
+from stocksync.runs.dispatch import Dispatcher
 
 _building = threading.Lock()
 

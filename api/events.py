@@ -12,8 +12,8 @@ from flask import Blueprint, Response, current_app
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context
-from stocksync import runs
-from stocksync.progress_stream import StreamEvent, watch_run
+from stocksync.runs import service as runs
+from stocksync.runs.events import StreamEvent, watch_run
 
 bp = Blueprint("events", __name__)
 

@@ -1,8 +1,9 @@
 """``GET /api/v1/openapi.json``: the API described as OpenAPI 3.1.
 
 Paths come from the app's own URL map, so no route can be left out; request bodies are the very
-JSON Schemas (:mod:`stocksync.schemas`) the request parsers validate against. An endpoint without
-an entry in :data:`OPERATIONS` fails the test suite rather than appear undocumented.
+JSON Schemas (:mod:`stocksync.runs.schemas`) the request parsers validate against. An
+endpoint without an entry in :data:`OPERATIONS` fails the test suite rather than appear
+undocumented.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from stocksync.schemas import DATE, RUN_REQUEST, SCHEDULE_UPDATE
+from stocksync.runs.schemas import DATE, RUN_REQUEST, SCHEDULE_UPDATE
 
 bp = Blueprint("openapi", __name__)
 

@@ -8,8 +8,9 @@ from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context, dispatcher
-from stocksync import control, runs
 from stocksync.errors import InvalidRequest
+from stocksync.runs import control
+from stocksync.runs import service as runs
 
 bp = Blueprint("runs", __name__)
 

@@ -8,8 +8,9 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context, dispatcher
-from stocksync import schedules, scheduling
 from stocksync.errors import InvalidRequest
+from stocksync.schedules import definitions as schedules
+from stocksync.schedules import firing as scheduling
 
 bp = Blueprint("schedules", __name__)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context
-from stocksync.stats import coverage, storage_stats
+from stocksync.market.stats import coverage, storage_stats
 
 bp = Blueprint("stats", __name__)
 

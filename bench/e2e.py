@@ -16,11 +16,11 @@ from sqlalchemy import text
 
 from bench.services import reset_state
 from bench.workers import BenchFailure, WorkerProcess
-from stocksync import runs
 from stocksync.config import Settings
 from stocksync.context import Context
 from stocksync.domain import RUN_ACTIVE_STATUSES, RunStatus
-from stocksync.finalize import finalize_run
+from stocksync.runs import service as runs
+from stocksync.runs.finalize import finalize_run
 from stocksync.sources.base import Shape, Source
 from stocksync.sources.registry import SourceRegistry
 from stocksync.sources.sim import SimSource, sim_market

@@ -2,7 +2,7 @@
 
 Stores the simulated market's daily bars and factors with the raw COPY + merge path (timed, one
 transaction per date, as ``bench.ingest``'s ``raw_ingest``), then exports them with
-``stocksync.export.export_bars`` as CSV and Parquet, raw and qfq, and reports rows/s and the
+``stocksync.market.export.export_bars`` as CSV and Parquet, raw and qfq, and reports rows/s and the
 ratio of export to raw ingest rows/s measured in the same run. Asserts the row counts, no timings.
 """
 
@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.services import make_data_dir, start_services
     from stocksync.config import Settings, SimSettings
     from stocksync.context import build_context
-    from stocksync.export import export_bars
+    from stocksync.datasets.factors import write_factors
+    from stocksync.market.export import export_bars
     from stocksync.sources.sim import sim_market
-    from stocksync.storage.factors import write_factors
 
     args = parse_args(argv)
     base = Settings(data_dir=make_data_dir(), sim=SimSettings(stocks=args.stocks), sources=("sim",))

@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
+from stocksync.datasets.bars import write_bars
+from stocksync.datasets.validation import validate_bars
 from stocksync.domain import Bar
 from stocksync.sim import SimMarket
-from stocksync.storage.bars import write_bars
-from stocksync.validation import validate_bars
 
 Batches = list[list[Bar]]
 

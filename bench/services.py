@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from stocksync.config import Settings
-from stocksync.services import resolve_service_urls, stop_embedded
+from stocksync.embedded import resolve_service_urls, stop_embedded
 from stocksync.storage.migrate import upgrade
 from stocksync.storage.schema import metadata
 

@@ -13,7 +13,7 @@ from celery import Celery
 
 from cli import processes
 from stocksync.config import Settings, get_settings
-from stocksync.services import ServiceUrls
+from stocksync.embedded import ServiceUrls
 
 READY_TIMEOUT_S = 90.0
 

@@ -14,14 +14,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli import processes, render, safety
-from stocksync import control, runs
 from stocksync.config import Settings, get_settings
 from stocksync.context import Context, build_context
+from stocksync.embedded import embedded_status, resolve_service_urls, stop_embedded
 from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnavailable
-from stocksync.finalize import finalize_run
-from stocksync.services import embedded_status, resolve_service_urls, stop_embedded
+from stocksync.market.stats import coverage, storage_stats
+from stocksync.runs import control
+from stocksync.runs import service as runs
+from stocksync.runs.finalize import finalize_run
 from stocksync.sources.status import source_statuses
-from stocksync.stats import coverage, storage_stats
 from stocksync.storage.migrate import upgrade
 
 EXIT_OK, EXIT_RUN_ERRORS, EXIT_INVALID, EXIT_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4

@@ -12,7 +12,7 @@ from cli.commands import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, _friendly_erro
 from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.errors import InvalidRequest
-from stocksync.export import ExportResult, export_bars, parse_export
+from stocksync.market.export import ExportResult, export_bars, parse_export
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 

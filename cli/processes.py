@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from stocksync.config import Settings, current_environment
-from stocksync.services import ServiceUrls
+from stocksync.embedded import ServiceUrls
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

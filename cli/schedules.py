@@ -18,9 +18,10 @@ from cli.commands import (
     _settings,
     console,
 )
-from stocksync import schedules, scheduling
 from stocksync.context import build_context
 from stocksync.errors import InvalidRequest
+from stocksync.schedules import definitions as schedules
+from stocksync.schedules import firing as scheduling
 
 
 def add_parser(sub: Any) -> None:

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import redis
 from sqlalchemy import Engine
 
-from stocksync.breaker import CircuitBreaker
 from stocksync.config import Settings
-from stocksync.locking import RunLock
-from stocksync.ratelimit import TokenBucketQuota
-from stocksync.services import ServiceUrls, resolve_service_urls
+from stocksync.coordination.breaker import CircuitBreaker
+from stocksync.coordination.lock import RunLock
+from stocksync.coordination.ratelimit import TokenBucketQuota
+from stocksync.embedded import ServiceUrls, resolve_service_urls
 from stocksync.sources.registry import SourceRegistry
 from stocksync.storage.engine import make_engine
 from stocksync.storage.migrate import upgrade

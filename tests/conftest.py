@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from stocksync.config import Settings, SimSettings
 from stocksync.context import Context, build_context
-from stocksync.services import resolve_service_urls, stop_embedded
+from stocksync.embedded import resolve_service_urls, stop_embedded
 from stocksync.storage.migrate import upgrade
 from stocksync.storage.schema import metadata
 

@@ -1,9 +1,9 @@
 """celery beat for stocksync: ``celery -A workers beat -S workers.beat:StocksyncScheduler``.
 
-The schedule comes from the database (stocksync.schedules) and is reloaded every few seconds, so
-a change made through the API or CLI takes effect without restarting beat. However many beat
-processes run, only the one holding the leader lease in Redis sends anything; the per-slot claim
-in ``stocksync.fire_schedule`` is the second guard.
+The schedule comes from the database (stocksync.schedules.definitions) and is reloaded every few
+seconds, so a change made through the API or CLI takes effect without restarting beat. However
+many beat processes run, only the one holding the leader lease in Redis sends anything; the
+per-slot claim in ``stocksync.fire_schedule`` is the second guard.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from celery.beat import BeatLazyFunc, ScheduleEntry, Scheduler
 from celery.schedules import BaseSchedule, schedstate
 
-from stocksync.cron import Cron
-from stocksync.leader import LeaderLease
-from stocksync.schedules import Schedule, load_schedules
+from stocksync.schedules.cron import Cron
+from stocksync.schedules.definitions import Schedule, load_schedules
+from stocksync.schedules.leader import LeaderLease
 from workers.runtime import get_context
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ RELOAD_EVERY_S = 10.0  # a changed schedule takes effect within this
 
 
 class CronSchedule(BaseSchedule):
-    """A celery schedule that fires on a :class:`stocksync.cron.Cron` in a given timezone, so
-    beat and the API agree on every fire time."""
+    """A celery schedule that fires on a :class:`stocksync.schedules.cron.Cron` in a given
+    timezone, so beat and the API agree on every fire time."""
 
     def __init__(self, cron: Cron, zone: ZoneInfo, app: Any = None) -> None:
         super().__init__(app=app)

@@ -13,7 +13,7 @@ import threading
 
 from celery.signals import worker_ready, worker_shutdown
 
-from stocksync.control import recover_stale_runs
+from stocksync.runs.control import recover_stale_runs
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
 from workers.runtime import get_context

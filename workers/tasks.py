@@ -7,8 +7,9 @@ from typing import Any
 
 from celery import Task
 
-from stocksync import control, scheduling
-from stocksync.execution import RetryLater, run_unit
+from stocksync.runs import control
+from stocksync.runs.execution import RetryLater, run_unit
+from stocksync.schedules import firing as scheduling
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
 from workers.runtime import get_context

@@ -77,7 +77,7 @@ class Availability:
 
 
 class CallQuota(Protocol):
-    """A call budget shared across processes (see :mod:`stocksync.ratelimit`)."""
+    """A call budget shared across processes (see :mod:`stocksync.coordination.ratelimit`)."""
 
     def acquire(self, source: str, limit_per_minute: int) -> float:
         """0.0 when a call may proceed now, else the seconds to wait."""

@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import TypeVar
 
 from stocksync.config import SimSettings
+from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
-from stocksync.ratelimit import InProcessQuota
 from stocksync.sim import SimMarket
 from stocksync.sources.base import (
     CallQuota,

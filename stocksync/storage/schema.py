@@ -167,7 +167,7 @@ quarantine = Table(
 )
 Index("ix_quarantine_run_id", quarantine.c.run_id)
 
-# Overrides of the built-in beat schedules (stocksync.schedules); NULL means the default.
+# Overrides of the built-in beat schedules (stocksync.schedules.definitions); NULL: the default.
 schedules = Table(
     "schedules",
     metadata,

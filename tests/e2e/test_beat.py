@@ -12,7 +12,8 @@ import time
 import pytest
 from e2e_support import service_env, wait_for  # type: ignore[import-not-found]
 
-from stocksync import runs, schedules
+from stocksync.runs import service as runs
+from stocksync.schedules import definitions as schedules
 
 pytestmark = pytest.mark.e2e
 

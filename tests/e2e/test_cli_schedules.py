@@ -9,7 +9,7 @@ import sys
 import pytest
 from e2e_support import REPO, service_env  # type: ignore[import-not-found]
 
-from stocksync import runs
+from stocksync.runs import service as runs
 
 pytestmark = pytest.mark.e2e
 

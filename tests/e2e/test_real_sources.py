@@ -11,8 +11,8 @@ from celery import Celery
 from e2e_support import wait_for  # type: ignore[import-not-found]
 from sqlalchemy import text
 
-from stocksync import runs
 from stocksync.context import build_context
+from stocksync.runs import service as runs
 from stocksync.sources.sim import sim_market
 from workers.dispatch import CeleryDispatcher
 

@@ -21,7 +21,7 @@ from e2e_support import (  # type: ignore[import-not-found]
     wait_for,
 )
 
-from stocksync.services.embedded_redis import redis_binary
+from stocksync.embedded.redis_server import redis_binary
 
 pytestmark = pytest.mark.e2e
 

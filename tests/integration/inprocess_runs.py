@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from stocksync import runs
-from stocksync.execution import run_unit
+from stocksync.runs import service as runs
+from stocksync.runs.execution import run_unit
 from stocksync.storage.schema import securities, sync_items
 
 

@@ -157,7 +157,7 @@ def test_a_runs_units_can_be_listed_by_status_with_their_errors(client, ctx):
     import dataclasses
 
     from stocksync.context import build_context
-    from stocksync.execution import run_unit
+    from stocksync.runs.execution import run_unit
 
     run = client.post("/api/v1/runs", json=VALID).json
     broken = build_context(
@@ -180,7 +180,7 @@ def test_a_runs_units_can_be_listed_by_status_with_their_errors(client, ctx):
 def test_bars_are_read_back_raw_or_adjusted(client, ctx, oracle, settings):
     from decimal import Decimal
 
-    from stocksync.execution import run_unit
+    from stocksync.runs.execution import run_unit
     from stocksync.sources.sim import sim_market
 
     market = sim_market(settings.sim.seed, settings.sim.stocks)
@@ -228,7 +228,7 @@ def test_bars_are_read_back_raw_or_adjusted(client, ctx, oracle, settings):
 
 
 def test_stats_report_rows_latest_dates_and_coverage(client, ctx, oracle):
-    from stocksync.execution import run_unit
+    from stocksync.runs.execution import run_unit
 
     empty = client.get("/api/v1/stats").json
     assert empty["bars"] == [] and empty["adj_factors"] == {"rows": 0, "latest_date": None}

@@ -12,7 +12,7 @@ from celery import Celery
 from celery.beat import BeatLazyFunc
 
 import workers.beat
-from stocksync import schedules
+from stocksync.schedules import definitions as schedules
 from workers.beat import StocksyncScheduler
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -6,10 +6,11 @@ import dataclasses
 
 import pytest
 
-from stocksync import control, runs
 from stocksync.context import build_context
 from stocksync.errors import InvalidRequest, RunConflict
-from stocksync.execution import run_unit
+from stocksync.runs import control
+from stocksync.runs import service as runs
+from stocksync.runs.execution import run_unit
 
 BODY = {"start_date": "2025-03-03", "end_date": "2025-03-07"}
 
@@ -46,7 +47,7 @@ def test_pause_holds_units_and_resume_requeues_them(ctx, oracle):
 
 def test_resume_after_the_workers_died_redoes_what_they_left_running(ctx):
     run_id, recorder = start(ctx)
-    from stocksync.storage import ledger
+    from stocksync.runs import ledger
 
     with ctx.engine.begin() as conn:  # a worker claimed two units, then died
         for item in recorder.sent[:2]:

@@ -23,13 +23,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from stocksync.config import Settings
-from stocksync.errors import ServiceUnavailable
-from stocksync.services import (
+from stocksync.embedded import (
     ServiceUrls,
     embedded_status,
     resolve_service_urls,
     stop_embedded,
 )
+from stocksync.errors import ServiceUnavailable
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,7 +44,7 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 from stocksync.config import Settings
-from stocksync.services import embedded_status, resolve_service_urls
+from stocksync.embedded import embedded_status, resolve_service_urls
 if len(sys.argv) > 3:
     Path(sys.argv[2]).touch()
     while not Path(sys.argv[3]).exists():
@@ -431,7 +431,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 from stocksync.config import Settings
-from stocksync.services import resolve_service_urls, stop_embedded
+from stocksync.embedded import resolve_service_urls, stop_embedded
 def reachable(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

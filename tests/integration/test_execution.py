@@ -9,11 +9,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from stocksync import runs
 from stocksync.context import build_context
 from stocksync.domain import RunStatus
 from stocksync.errors import InvalidRequest, RunConflict, ServiceUnavailable
-from stocksync.execution import RetryLater, run_unit
+from stocksync.runs import service as runs
+from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.storage.schema import bars, sync_items
 
 BODY = {"start_date": "2025-03-03", "end_date": "2025-03-05"}
@@ -184,8 +184,8 @@ def test_preview_counts_units_already_done(ctx):
 
 
 def test_the_calendar_falls_back_to_offline_xshg_and_says_when_it_cannot(make_ctx, oracle):
-    from stocksync.reference import ensure_calendar
-    from stocksync.storage.reference import load_trading_days
+    from stocksync.datasets.reference import load_trading_days
+    from stocksync.datasets.refresh import ensure_calendar
 
     down = make_ctx(error_rate=1.0)
     source = down.sources.get("sim")

@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import delete, event, insert, select
 
-from stocksync import runs
 from stocksync.errors import InvalidRequest
-from stocksync.execution import run_unit
-from stocksync.export import COLUMNS, export_bars
-from stocksync.quotes import read_bars
+from stocksync.market.export import COLUMNS, export_bars
+from stocksync.market.reading import read_bars
+from stocksync.runs import service as runs
+from stocksync.runs.execution import run_unit
 from stocksync.storage.schema import adj_factors, bars
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,7 +239,7 @@ def test_rows_stream_from_a_server_side_cursor_one_chunk_at_a_time(market, tmp_p
 def test_a_failure_mid_write_leaves_no_file_under_the_final_name(
     market, tmp_path, monkeypatch, fmt
 ):
-    from stocksync import export_files
+    from stocksync.market import export_files
 
     writer = export_files.CsvWriter if fmt == "csv" else export_files.ParquetWriter
     original = writer.write

@@ -9,7 +9,7 @@ import datetime as dt
 from inprocess_runs import oracle_codes, run_to_end, units  # type: ignore[import-not-found]
 from sqlalchemy import select, update
 
-from stocksync import runs
+from stocksync.runs import service as runs
 from stocksync.storage.schema import sync_items
 
 

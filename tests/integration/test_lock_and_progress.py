@@ -2,9 +2,9 @@ import time
 
 import pytest
 
-from stocksync import progress
+from stocksync.coordination import progress
+from stocksync.coordination.lock import RunLock
 from stocksync.domain import ItemStatus
-from stocksync.locking import RunLock
 
 
 def test_one_holder_at_a_time_and_only_the_holder_releases(ctx):

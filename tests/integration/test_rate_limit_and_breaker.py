@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stocksync import runs
-from stocksync.breaker import CircuitBreaker
-from stocksync.execution import RetryLater, run_unit
-from stocksync.ratelimit import TokenBucketQuota, bucket_shape
+from stocksync.coordination.breaker import CircuitBreaker
+from stocksync.coordination.ratelimit import TokenBucketQuota, bucket_shape
+from stocksync.runs import service as runs
+from stocksync.runs.execution import RetryLater, run_unit
 
 
 @pytest.mark.parametrize("limit", [1, 7, 60, 500])

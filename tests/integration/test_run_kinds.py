@@ -10,8 +10,8 @@ import pytest
 from inprocess_runs import oracle_codes, run_to_end, units  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
-from stocksync import runs
 from stocksync.errors import InvalidRequest
+from stocksync.runs import service as runs
 from stocksync.storage.schema import adj_factors, bars, securities, valuations
 
 

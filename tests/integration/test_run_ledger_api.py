@@ -7,7 +7,7 @@ import pytest
 from celery import Celery
 
 from api import create_app
-from stocksync.execution import run_unit
+from stocksync.runs.execution import run_unit
 from workers.dispatch import CeleryDispatcher
 
 

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api import create_app
-from stocksync import runs, schedules
-from stocksync.leader import LeaderLease
-from stocksync.scheduling import fire_schedule
-from stocksync.storage.ledger_views import list_runs
+from stocksync.runs import service as runs
+from stocksync.runs.ledger_views import list_runs
+from stocksync.schedules import definitions as schedules
+from stocksync.schedules.firing import fire_schedule
+from stocksync.schedules.leader import LeaderLease
 
 SH = ZoneInfo("Asia/Shanghai")
 SIM_BODY = {"start_date": "2025-03-03", "end_date": "2025-03-05", "sources": ["sim"]}

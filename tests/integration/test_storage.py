@@ -3,8 +3,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from stocksync.datasets.bars import write_bars
 from stocksync.domain import Bar, Period
-from stocksync.storage.bars import write_bars
 from stocksync.storage.schema import bars
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 import pytest
 
+from stocksync.datasets.validation import validate_bars
 from stocksync.domain import Bar, Period
 from stocksync.sources.base import (
     FatalSourceError,
@@ -31,7 +32,6 @@ from stocksync.sources.base import (
     SourceError,
     TransientSourceError,
 )
-from stocksync.validation import validate_bars
 
 CORE_FIELDS = (
     "code", "period", "trade_date", "open", "high", "low", "close", "pre_close", "volume",

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from stocksync.coverage import Coverage
+from stocksync.runs.coverage import Coverage
 
 
 def d(day: int) -> dt.date:

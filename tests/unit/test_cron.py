@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stocksync.cron import parse_cron
 from stocksync.errors import InvalidRequest
+from stocksync.schedules.cron import parse_cron
 
 SH = ZoneInfo("Asia/Shanghai")
 

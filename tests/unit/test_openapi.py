@@ -12,8 +12,8 @@ from openapi_spec_validator import validate
 from api import create_app
 from api.openapi import OPERATIONS, build_document
 from stocksync.errors import InvalidRequest
-from stocksync.schemas import RUN_REQUEST, SCHEDULE_UPDATE
-from stocksync.spec import parse_run_request
+from stocksync.runs.schemas import RUN_REQUEST, SCHEDULE_UPDATE
+from stocksync.runs.spec import parse_run_request
 
 
 @pytest.fixture(scope="module")

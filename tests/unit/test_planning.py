@@ -4,9 +4,9 @@ import pytest
 
 from stocksync.calendar import period_end_dates
 from stocksync.domain import Board, Exchange, Period, Security
-from stocksync.planning import plan_run
+from stocksync.runs.planning import plan_run
+from stocksync.runs.spec import RunSpec
 from stocksync.sources.base import Shape, Source
-from stocksync.spec import RunSpec
 
 D = dt.date
 

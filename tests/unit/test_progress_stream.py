@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stocksync.progress_stream import is_final, watch_run
+from stocksync.runs.events import is_final, watch_run
 
 
 class FakeClock:

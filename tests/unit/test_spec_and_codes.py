@@ -5,7 +5,7 @@ import pytest
 from stocksync.codes import normalize_code
 from stocksync.domain import Period
 from stocksync.errors import InvalidRequest
-from stocksync.spec import parse_run_request
+from stocksync.runs.spec import parse_run_request
 
 TODAY = dt.date(2026, 11, 23)
 

@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
+from stocksync.datasets.validation import validate_bars
 from stocksync.domain import Bar, Period
-from stocksync.validation import validate_bars
 
 
 def bar(**changes):

@@ -20,9 +20,9 @@ import requests
 
 from stocksync.codes import normalize_code
 from stocksync.config import Settings
+from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import AdjFactor, Bar, Period, Security
 from stocksync.errors import InvalidRequest
-from stocksync.ratelimit import InProcessQuota
 from stocksync.sources.akshare import frames
 from stocksync.sources.base import (
     Availability,

@@ -20,9 +20,9 @@ from typing import Any
 
 from stocksync.codes import board_of, exchange_of
 from stocksync.config import Settings
+from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
-from stocksync.ratelimit import InProcessQuota
 from stocksync.sources.baostock import rows as wire
 from stocksync.sources.baostock.session import (
     OK,

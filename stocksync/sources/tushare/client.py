@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from stocksync.ratelimit import InProcessQuota
+from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.sources.base import (
     CallQuota,
     FatalSourceError,

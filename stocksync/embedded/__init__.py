@@ -6,7 +6,7 @@ Use :func:`resolve_service_urls` to get the URLs (starting the embedded servers 
 
 from __future__ import annotations
 
-from stocksync.services.resolve import (
+from stocksync.embedded.resolve import (
     ServiceUrls,
     embedded_status,
     resolve_service_urls,

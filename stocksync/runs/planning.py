@@ -13,10 +13,10 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stocksync.coverage import Coverage
 from stocksync.domain import Period, Security
+from stocksync.runs.coverage import Coverage
+from stocksync.runs.spec import RunSpec
 from stocksync.sources.base import Shape, Source
-from stocksync.spec import RunSpec
 
 DATASET_BARS = "bars"
 

@@ -15,10 +15,10 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from stocksync.calendar import calendar_horizon, period_end_dates, xshg_trading_days
+from stocksync.datasets import reference
 from stocksync.domain import Period, Security
 from stocksync.errors import InvalidRequest, ServiceUnavailable
 from stocksync.sources.base import RateLimitedError, Source, SourceError, TransientSourceError
-from stocksync.storage import reference
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

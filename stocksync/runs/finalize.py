@@ -8,7 +8,7 @@ import logging
 
 from stocksync.context import Context
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
-from stocksync.storage import ledger
+from stocksync.runs import ledger
 
 log = logging.getLogger(__name__)
 

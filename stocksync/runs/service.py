@@ -10,20 +10,21 @@ from typing import Any
 
 import redis
 
-from stocksync import progress
 from stocksync.context import Context
-from stocksync.coverage import Coverage
-from stocksync.dispatch import Dispatcher
+from stocksync.coordination import progress
+from stocksync.datasets import reference
+from stocksync.datasets.bars import latest_bar_date, latest_bar_dates
+from stocksync.datasets.refresh import dates_by_period, ensure_securities, refresh_securities
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, Period, RunStatus
 from stocksync.errors import InvalidRequest, NotFound, RunConflict
-from stocksync.finalize import finalize_run
-from stocksync.planning import Plan, covering_key, plan_run, planned_periods
-from stocksync.reference import dates_by_period, ensure_securities, refresh_securities
-from stocksync.spec import RunSpec, parse_run_request
-from stocksync.storage import ledger, ledger_views, reference
-from stocksync.storage.bars import latest_bar_date, latest_bar_dates
-from stocksync.storage.coverage import finished_coverage
-from stocksync.storage.ledger import RunRecord
+from stocksync.runs import ledger, ledger_views
+from stocksync.runs.coverage import Coverage
+from stocksync.runs.dispatch import Dispatcher
+from stocksync.runs.finalize import finalize_run
+from stocksync.runs.finished_work import finished_coverage
+from stocksync.runs.ledger import RunRecord
+from stocksync.runs.planning import Plan, covering_key, plan_run, planned_periods
+from stocksync.runs.spec import RunSpec, parse_run_request
 
 log = logging.getLogger(__name__)
 

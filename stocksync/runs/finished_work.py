@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from stocksync.coverage import Coverage
 from stocksync.domain import ItemStatus
+from stocksync.runs.coverage import Coverage
 from stocksync.storage.schema import sync_items
 
 

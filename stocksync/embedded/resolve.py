@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from stocksync.config import Settings
+from stocksync.embedded import postgres as pg
+from stocksync.embedded import redis_server as rd
+from stocksync.embedded.common import START_HINT, services_lock
 from stocksync.errors import ServiceUnavailable
-from stocksync.services import embedded_postgres as pg
-from stocksync.services import embedded_redis as rd
-from stocksync.services.common import START_HINT, services_lock
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ a daemon with its files in ``<data_dir>/redis`` and listening on 127.0.0.1 only.
 
 Files there: ``redis.pid``, ``redis.log``, ``port`` (the port of the last start, reused next
 time) and ``appendonly.aof``/``dump.rdb`` (with ``appendonly yes`` queued messages and counters
-survive a restart). Callers hold :func:`stocksync.services.common.services_lock` around start
+survive a restart). Callers hold :func:`stocksync.embedded.common.services_lock` around start
 and stop.
 """
 
@@ -25,8 +25,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from stocksync.errors import ServiceUnavailable
-from stocksync.services.common import (
+from stocksync.embedded.common import (
     ensure_writable_dir,
     file_size,
     live_process,
@@ -34,6 +33,7 @@ from stocksync.services.common import (
     read_int,
     wait_gone,
 )
+from stocksync.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

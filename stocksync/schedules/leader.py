@@ -13,7 +13,7 @@ import uuid
 
 import redis
 
-from stocksync.locking import RELEASE_IF_OURS
+from stocksync.coordination.lock import RELEASE_IF_OURS
 
 _HOLD = """
 local current = redis.call('GET', KEYS[1])

@@ -14,7 +14,7 @@ from stocksync.codes import normalize_code
 from stocksync.context import Context
 from stocksync.domain import Period
 from stocksync.errors import InvalidRequest
-from stocksync.spec import parse_date
+from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import adj_factors, bars
 
 MAX_ROWS = 20_000

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 
-from stocksync.storage.ledger import RunRecord
+from stocksync.runs.ledger import RunRecord
 from stocksync.storage.schema import schedules, sync_runs
 
 

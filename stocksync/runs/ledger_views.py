@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, case, exists, func, select
 
 from stocksync.domain import ItemStatus
-from stocksync.storage.ledger import ItemRecord, RunRecord
+from stocksync.runs.ledger import ItemRecord, RunRecord
 from stocksync.storage.schema import sync_items, sync_runs
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from stocksync import progress
 from stocksync.context import Context
-from stocksync.dispatch import Dispatcher
+from stocksync.coordination import progress
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
 from stocksync.errors import InvalidRequest, RunConflict
-from stocksync.finalize import finalize_run
-from stocksync.runs import get_run, rebuild_counters, run_view
-from stocksync.storage import ledger
-from stocksync.storage.ledger import RunRecord
+from stocksync.runs import ledger
+from stocksync.runs.dispatch import Dispatcher
+from stocksync.runs.finalize import finalize_run
+from stocksync.runs.ledger import RunRecord
+from stocksync.runs.service import get_run, rebuild_counters, run_view
 
 
 def _take_lock(ctx: Context, run: RunRecord) -> int:

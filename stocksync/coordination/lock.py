@@ -22,7 +22,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# Delete KEYS[1] only if it still holds our token ARGV[1] (shared with stocksync.leader).
+# Delete KEYS[1] only if it still holds our token ARGV[1] (shared with stocksync.schedules.leader).
 RELEASE_IF_OURS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])

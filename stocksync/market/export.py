@@ -2,9 +2,9 @@
 
 Rows are read through a server-side cursor and written chunk by chunk (a Parquet row group per
 chunk), so memory stays bounded by the chunk size however many rows are exported. qfq and hfq
-are applied exactly as :func:`stocksync.quotes.read_bars` applies them. A file is written under
-a temporary name beside it and renamed at the end: a failed or killed export never leaves a
-partial file under the name asked for.
+are applied exactly as :func:`stocksync.market.reading.read_bars` applies them. A file is
+written under a temporary name beside it and renamed at the end: a failed or killed export
+never leaves a partial file under the name asked for.
 """
 
 from __future__ import annotations
@@ -26,9 +26,15 @@ from sqlalchemy.engine import Connection
 from stocksync.codes import normalize_code
 from stocksync.domain import Period
 from stocksync.errors import InvalidRequest
-from stocksync.export_files import COLUMNS, ByteCounter, open_output, open_writer
-from stocksync.quotes import Adjust, adjusted_price, missing_factors, parse_choice, price_scale
-from stocksync.spec import parse_date
+from stocksync.market.export_files import COLUMNS, ByteCounter, open_output, open_writer
+from stocksync.market.reading import (
+    Adjust,
+    adjusted_price,
+    missing_factors,
+    parse_choice,
+    price_scale,
+)
+from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import adj_factors, bars
 
 CHUNK_ROWS = 50_000

@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection
 
-from stocksync import runs
 from stocksync.config import Settings
 from stocksync.context import Context
-from stocksync.cron import Cron, parse_cron
 from stocksync.errors import InvalidRequest, NotFound
-from stocksync.schemas import SCHEDULE_UPDATE, validate
-from stocksync.storage import schedules as store
-from stocksync.storage.ledger import RunRecord
+from stocksync.runs import service as runs
+from stocksync.runs.ledger import RunRecord
+from stocksync.runs.schemas import SCHEDULE_UPDATE, validate
+from stocksync.schedules import store
+from stocksync.schedules.cron import Cron, parse_cron
 
 UPDATABLE_FIELDS = tuple(SCHEDULE_UPDATE["properties"])
 

@@ -10,7 +10,7 @@ from typing import Any
 from stocksync.codes import normalize_code
 from stocksync.domain import Period
 from stocksync.errors import InvalidRequest
-from stocksync.schemas import DATASETS, RUN_REQUEST, validate
+from stocksync.runs.schemas import DATASETS, RUN_REQUEST, validate
 
 EARLIEST_DATE = dt.date(1990, 12, 19)  # the Shanghai exchange's first trading day
 DEFAULT_DATASETS = ("bars", "adj_factors", "valuations")
@@ -124,7 +124,7 @@ def parse_run_request(
     latest_stored: LatestStored | None = None,
     incremental_default_days: int = 30,
 ) -> RunSpec:
-    """Validate a run request against :data:`stocksync.schemas.RUN_REQUEST`, then what a schema
+    """Validate a run request against :data:`stocksync.runs.schemas.RUN_REQUEST`, then what a schema
     cannot say. Raises :class:`InvalidRequest` with a message a user understands.
 
     ``latest_stored(periods, symbols)`` gives the newest stored bar date, for incremental runs

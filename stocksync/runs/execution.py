@@ -22,9 +22,13 @@ from typing import TypeVar
 
 import redis
 
-from stocksync import progress
 from stocksync.context import Context
-from stocksync.dispatch import Dispatcher
+from stocksync.coordination import progress
+from stocksync.coordination.lock import Heartbeat
+from stocksync.datasets.bars import write_bars
+from stocksync.datasets.factors import sound_factors, write_factors, write_valuations
+from stocksync.datasets.quarantine import quarantine_rows
+from stocksync.datasets.validation import RejectedRow, validate_bars
 from stocksync.domain import (
     AdjFactor,
     Bar,
@@ -33,8 +37,10 @@ from stocksync.domain import (
     RunStatus,
     Valuation,
 )
-from stocksync.finalize import finalize_run
-from stocksync.locking import Heartbeat
+from stocksync.runs import ledger
+from stocksync.runs.dispatch import Dispatcher
+from stocksync.runs.finalize import finalize_run
+from stocksync.runs.ledger import ItemRecord, RunRecord
 from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,
@@ -43,12 +49,6 @@ from stocksync.sources.base import (
     Source,
     filter_codes,
 )
-from stocksync.storage import ledger
-from stocksync.storage.bars import write_bars
-from stocksync.storage.factors import sound_factors, write_factors, write_valuations
-from stocksync.storage.ledger import ItemRecord, RunRecord
-from stocksync.storage.quarantine import quarantine_rows
-from stocksync.validation import RejectedRow, validate_bars
 
 log = logging.getLogger(__name__)
 C = TypeVar("C", AdjFactor, Valuation)

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from stocksync.datasets.validation import RejectedRow
 from stocksync.storage.schema import quarantine
-from stocksync.validation import RejectedRow
 
 
 def _jsonable(value: object) -> Any:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from stocksync.context import Context
 from stocksync.errors import InvalidRequest
-from stocksync.spec import parse_date
+from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import adj_factors, bars, valuations
 
 MAX_COVERAGE_DAYS = 366

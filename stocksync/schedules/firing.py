@@ -10,15 +10,16 @@ import datetime as dt
 import logging
 from typing import Any
 
-from stocksync import runs
 from stocksync.context import Context
-from stocksync.dispatch import Dispatcher
+from stocksync.datasets import reference
+from stocksync.datasets.refresh import ensure_calendar
 from stocksync.domain import Period, RunStatus
 from stocksync.errors import InvalidRequest, RunConflict, StocksyncError
-from stocksync.reference import ensure_calendar
-from stocksync.schedules import Schedule, get_schedule
-from stocksync.spec import RunSpec
-from stocksync.storage import ledger, reference
+from stocksync.runs import ledger
+from stocksync.runs import service as runs
+from stocksync.runs.dispatch import Dispatcher
+from stocksync.runs.spec import RunSpec
+from stocksync.schedules.definitions import Schedule, get_schedule
 
 log = logging.getLogger(__name__)
 

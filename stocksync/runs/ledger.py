@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
 from stocksync.domain import ITEM_DONE_STATUSES, ItemStatus, Period, RunStatus
-from stocksync.planning import WorkUnit
-from stocksync.spec import RunSpec
+from stocksync.runs.planning import WorkUnit
+from stocksync.runs.spec import RunSpec
 from stocksync.storage.schema import sync_items, sync_runs
 
 

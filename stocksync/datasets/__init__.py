@@ -1,0 +1,1 @@
+"""The datasets stocksync stores: each one's rows, validation, writer and coverage."""

@@ -1,0 +1,1 @@
+"""Reading the stored market: bars raw or adjusted, statistics and export."""
