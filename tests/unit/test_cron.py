@@ -1,4 +1,5 @@
-"""Cron expressions: what they accept, when they fire in Shanghai, and what a bad one says."""
+"""Cron expressions (read by croniter): what they accept, when they fire in Shanghai, and what a
+bad one says."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stocksync.errors import InvalidRequest
-from stocksync.schedules.cron import parse_cron
+from stocksync.schedules.cron import MAX_LENGTH, Cron, parse_cron
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -17,16 +18,33 @@ def at(*parts: int) -> dt.datetime:
     return dt.datetime(*parts, tzinfo=SH)
 
 
+def fires(text: str, start: dt.datetime, count: int) -> list[dt.datetime]:
+    """The next ``count`` fire times of ``text`` after ``start``, in Shanghai."""
+    cron, found = parse_cron(text), []
+    for _ in range(count):
+        start = cron.next_fire(start, SH)
+        found.append(start)
+    return found
+
+
 def test_fields_accept_lists_ranges_steps_and_names():
-    cron = parse_cron("0,30 9-11/2 1,15 jan-mar MON-fri")
-    assert cron.minutes == (0, 30)
-    assert cron.hours == (9, 11)
-    assert cron.days == {1, 15}
-    assert cron.months == {1, 2, 3}
-    assert cron.weekdays == {1, 2, 3, 4, 5}
-    assert parse_cron("*/15 * * * *").minutes == (0, 15, 30, 45)
-    assert parse_cron("5/20 * * * *").minutes == (5, 25, 45)
-    assert parse_cron("0 0 * * 7").weekdays == parse_cron("0 0 * * 0").weekdays == {0}
+    # Wednesday 2025-01-01: minutes 0 and 30 of hours 9 and 11, on weekdays of January.
+    assert fires("0,30 9-11/2 * jan-mar MON-fri", at(2025, 1, 1), 5) == [
+        at(2025, 1, 1, 9, 0),
+        at(2025, 1, 1, 9, 30),
+        at(2025, 1, 1, 11, 0),
+        at(2025, 1, 1, 11, 30),
+        at(2025, 1, 2, 9, 0),
+    ]
+    assert [f.minute for f in fires("*/15 * * * *", at(2025, 1, 1), 5)] == [15, 30, 45, 0, 15]
+    assert [f.minute for f in fires("5/20 * * * *", at(2025, 1, 1), 4)] == [5, 25, 45, 5]
+    sundays = fires("0 0 * * 0", at(2025, 3, 1), 3)
+    assert fires("0 0 * * 7", at(2025, 3, 1), 3) == fires("0 0 * * sun", at(2025, 3, 1), 3)
+    assert sundays == [at(2025, 3, 2), at(2025, 3, 9), at(2025, 3, 16)]
+
+
+def test_the_text_is_kept_with_single_spaces():
+    assert parse_cron("  30\t17 *  * 1-5 ") == Cron("30 17 * * 1-5")
 
 
 def test_the_default_daily_schedule_fires_after_the_close_on_weekdays():
@@ -36,6 +54,8 @@ def test_the_default_daily_schedule_fires_after_the_close_on_weekdays():
     assert daily.next_fire(at(2025, 3, 7, 17, 29, 59), SH) == at(2025, 3, 7, 17, 30)
     assert daily.previous_fire(at(2025, 3, 9, 12, 0), SH) == at(2025, 3, 7, 17, 30)
     assert daily.previous_fire(at(2025, 3, 7, 17, 30, 40), SH) == at(2025, 3, 7, 17, 30)
+    assert daily.previous_fire(at(2025, 3, 7, 17, 30), SH) == at(2025, 3, 7, 17, 30)
+    assert daily.previous_fire(at(2025, 3, 7, 17, 29, 59), SH) == at(2025, 3, 6, 17, 30)
 
 
 def test_fire_times_are_shanghai_wall_clock_whatever_the_input_zone():
@@ -45,8 +65,13 @@ def test_fire_times_are_shanghai_wall_clock_whatever_the_input_zone():
     fire = weekly.next_fire(utc, SH)
     assert fire == at(2025, 3, 10, 2, 0)
     assert fire.utcoffset() == dt.timedelta(hours=8)
-    # Shanghai has no daylight saving: the same wall-clock time all year (US DST starts 9 March).
-    assert weekly.next_fire(at(2025, 11, 1), SH).hour == 2
+    assert fire.isoformat() == "2025-03-10T02:00:00+08:00"
+    previous = weekly.previous_fire(dt.datetime(2025, 3, 9, 18, 30, tzinfo=dt.UTC), SH)
+    assert previous.isoformat() == "2025-03-10T02:00:00+08:00"
+    # Shanghai has no daylight saving: the same wall-clock time and offset all year round
+    # (US DST starts 9 March, European summer time ends 26 October).
+    for fire in fires("0 2 * * 1", at(2025, 1, 1), 53):
+        assert (fire.hour, fire.minute, fire.utcoffset()) == (2, 0, dt.timedelta(hours=8))
 
 
 def test_monthly_and_gap_check_defaults_fire_on_the_first():
@@ -62,10 +87,42 @@ def test_day_of_month_or_day_of_week_when_both_are_restricted():
     assert cron.next_fire(at(2025, 8, 9), SH) == at(2025, 8, 13, 12, 0)  # Wed the 13th
 
 
+def test_a_stepped_day_of_month_with_a_weekday_is_either_too():
+    # croniter: */2 restricts the day of month, so odd days OR Fridays (Vixie cron would
+    # read a field starting with * as unrestricted and fire on odd-day Fridays only).
+    assert [f.day for f in fires("0 12 */2 * 5", at(2025, 6, 1), 5)] == [1, 3, 5, 6, 7]
+
+
+def test_last_day_nth_and_last_weekday_and_wrapping_ranges():
+    assert fires("0 0 L * *", at(2025, 1, 31), 2) == [at(2025, 2, 28), at(2025, 3, 31)]
+    assert fires("0 0 * * 5#3", at(2025, 3, 1), 2) == [at(2025, 3, 21), at(2025, 4, 18)]
+    assert fires("0 0 * * L5", at(2025, 3, 1), 2) == [at(2025, 3, 28), at(2025, 4, 25)]
+    # A range that runs past the end wraps: Friday to Monday.
+    weekend = fires("0 0 * * fri-mon", at(2025, 3, 5), 4)  # from Wednesday
+    assert [f.isoweekday() for f in weekend] == [5, 6, 7, 1]
+    assert fires("0 0 * * 5-1", at(2025, 3, 5), 4) == weekend
+
+
 def test_february_29th_fires_only_in_leap_years():
     cron = parse_cron("0 0 29 2 *")
     assert cron.next_fire(at(2025, 3, 1), SH) == at(2028, 2, 29, 0, 0)
     assert cron.previous_fire(at(2025, 3, 1), SH) == at(2024, 2, 29, 0, 0)
+
+
+def test_a_cron_longer_than_the_stored_column_is_refused():
+    minutes = ",".join(str(m) for m in range(60))  # a valid field of 170 characters
+    with pytest.raises(InvalidRequest) as raised:
+        parse_cron(f"{minutes} 17 * * 1-5")
+    assert raised.value.message == (
+        f"cron is {len(minutes) + 11} characters long; at most {MAX_LENGTH} are allowed"
+    )
+    assert raised.value.field == "cron"
+    fits = ",".join(str(m) for m in range(40)) + " 17 * * 1-5"
+    assert len(fits) == MAX_LENGTH and parse_cron(fits).text == fits
+    with pytest.raises(InvalidRequest, match="121 characters long"):
+        parse_cron(fits.replace(" 17 ", " 017 "))
+    # What is stored is the text with single spaces: padding does not count.
+    assert parse_cron("30" + " " * MAX_LENGTH + "17 * * 1-5").text == "30 17 * * 1-5"
 
 
 @pytest.mark.parametrize(
@@ -73,18 +130,25 @@ def test_february_29th_fires_only_in_leap_years():
     [
         ("", "five fields"),
         (None, "five fields"),
+        (1730, "cron must be a string of five fields"),
         ("30 17 * *", "has 4 field(s); it needs five"),
         ("30 17 * * 1-5 2025", "has 6 field(s)"),
+        ("0 30 17 * * 1-5", "has 6 field(s)"),  # croniter's seconds field is not offered
+        ("@daily", "has 1 field(s)"),
         ("60 17 * * *", "minute 60 is out of range 0-59"),
         ("30 24 * * *", "hour 24 is out of range 0-23"),
         ("0 0 0 * *", "day of month 0 is out of range 1-31"),
         ("0 0 * 13 *", "month 13 is out of range 1-12"),
         ("0 0 * * 8", "day of week 8 is out of range 0-7"),
-        ("0 0 * * 5-1", "range 5-1 runs backwards"),
-        ("*/0 * * * *", "step must be at least 1"),
-        ("0 0 * * funday", "'funday' is not a valid day of week"),
-        ("half 17 * * *", "'half' is not a valid minute"),
-        ("0 0 31 2 *", "never fires"),
+        ("0 0-70/5 * * *", "hour 70 is out of range 0-23"),
+        ("*/0 * * * *", "minute step must be at least 1"),
+        ("0 0 * * funday", "'funday' is not a valid day of week: it takes 0-7"),
+        ("half 17 * * *", "'half' is not a valid minute: it takes 0-59"),
+        ("0 0 * * 1,", "'1,' is not a valid day of week"),
+        ("H 17 * * *", "'H' is not a valid minute"),  # croniter's hashed values need an id
+        ("0 0 * * 1#6", "'1#6' is not a valid day of week"),
+        ("0 0 31 2 *", "cron '0 0 31 2 *' never fires"),
+        ("0 0 31 4,6 *", "never fires"),
     ],
 )
 def test_a_bad_expression_says_what_is_wrong(text, message):
