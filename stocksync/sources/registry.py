@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stocksync.config import Settings
+from stocksync.config import REAL_SOURCES_BY_PRIORITY, Settings
 from stocksync.errors import InvalidRequest
 from stocksync.sources.base import CallQuota, Source
 
@@ -41,7 +41,6 @@ FACTORIES: dict[str, SourceFactory] = {
     "akshare": _akshare,
     "baostock": _baostock,
 }
-REAL_SOURCES_BY_PRIORITY = ("tushare", "akshare", "baostock")
 
 
 def default_order(settings: Settings) -> tuple[str, ...]:
