@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from api.auth import register_token_check
 from api.bars import bp as bars_bp
+from api.body import MAX_BODY_BYTES, register_body_limits
 from api.errors import register_error_handlers
 from api.events import bp as events_bp
+from api.headers import register_security_headers
 from api.health import bp as health_bp
 from api.openapi import bp as openapi_bp
 from api.runs import bp as runs_bp
@@ -21,6 +24,15 @@ from api.web import bp as web_bp
 from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.runs.dispatch import Dispatcher
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in stocksync's routes: an id PostgreSQL's bigint can hold; a larger number
+    matches no route (a 404, as for any id that does not exist) instead of failing a query."""
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def _default_dispatcher() -> Dispatcher:
@@ -34,9 +46,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the API. ``config`` may set ``CONTEXT_FACTORY`` (a callable returning a Context)
     and ``DISPATCHER_FACTORY``; by default both come from stocksync's settings. ``API_TOKEN``
     (default: ``STOCKSYNC_API_TOKEN``) guards every mutating request; ``SSE_*`` time the
-    progress stream."""
+    progress stream; ``MAX_CONTENT_LENGTH`` (default 1 MiB) limits request bodies."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         CONTEXT_FACTORY=lambda: build_context(get_settings(), migrate=True),
         DISPATCHER_FACTORY=_default_dispatcher,
@@ -44,11 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SSE_POLL_S=0.5,
         SSE_KEEPALIVE_S=15.0,
         SSE_MAX_DURATION_S=3600.0,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     if config:
         app.config.update(config)
     register_error_handlers(app)
+    register_body_limits(app)
     register_token_check(app)
+    register_security_headers(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(runs_bp, url_prefix="/api/v1")
     app.register_blueprint(events_bp, url_prefix="/api/v1")

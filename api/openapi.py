@@ -118,8 +118,9 @@ OPERATIONS: dict[str, Operation] = {
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 STATUS_TEXT = {200: "OK", 202: "Accepted", 400: "Invalid request", 401: "Token missing or wrong",
-               403: "A request from another site's page",
-               404: "Not found", 409: "Conflict", 503: "A service is unavailable"}  # fmt: skip
+               403: "A request from another site's page, or (without a token) not to localhost",
+               404: "Not found", 409: "Conflict", 413: "The body is larger than 1 MiB",
+               503: "A service is unavailable"}  # fmt: skip
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -175,6 +176,8 @@ def _operation(endpoint: str, op: Operation, method: str, params: list[Any]) -> 
         str(op.ok): {"description": STATUS_TEXT[op.ok], "content": {op.media: {}}}
     }
     errors = set(op.errors) | ({401, 403} if method in MUTATING else set())
+    if op.body is not None:
+        errors.add(413)
     for code in sorted(errors):
         responses[str(code)] = {
             "description": STATUS_TEXT[code],

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from api.body import json_body
 from api.deps import app_context, dispatcher
 from stocksync.errors import InvalidRequest
 from stocksync.runs import control
@@ -15,27 +14,27 @@ from stocksync.runs import service as runs
 bp = Blueprint("runs", __name__)
 
 
-def _json_body() -> Any:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidRequest("send a JSON object body with Content-Type: application/json")
-    return body
+MAX_PAGE = 10**9  # keeps (page - 1) * per_page within PostgreSQL's bigint OFFSET
 
 
-def _int_arg(name: str, default: int) -> int:
+def _int_arg(name: str, default: int, *, maximum: int | None = None) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise InvalidRequest(f"{name} must be a whole number, got {raw!r}", field=name) from None
+        raise InvalidRequest(f"{name} must be a whole number, got {shown!r}", field=name) from None
+    if maximum is not None and value > maximum:
+        raise InvalidRequest(f"{name} may be at most {maximum}, got {shown}", field=name)
+    return value
 
 
 @bp.post("/runs")
 def create_run() -> ResponseReturnValue:
     ctx = app_context()
-    spec = runs.parse_spec(ctx, _json_body())
+    spec = runs.parse_spec(ctx, json_body())
     created = runs.create_run(ctx, spec, dispatcher())
     link = url_for("runs.show_run", run_id=created.run_id)
     body = {
@@ -53,7 +52,7 @@ def create_run() -> ResponseReturnValue:
 @bp.post("/runs/preview")
 def preview_run() -> ResponseReturnValue:
     ctx = app_context()
-    spec = runs.parse_spec(ctx, _json_body())
+    spec = runs.parse_spec(ctx, json_body())
     return jsonify(runs.preview_run(ctx, spec))
 
 
@@ -64,7 +63,7 @@ def show_run(run_id: int) -> ResponseReturnValue:
 
 @bp.get("/runs/<int:run_id>/items")
 def list_items(run_id: int) -> ResponseReturnValue:
-    page = _int_arg("page", 1)
+    page = _int_arg("page", 1, maximum=MAX_PAGE)
     per_page = _int_arg("per_page", 50)
     status = request.args.get("status")
     return jsonify(
@@ -74,7 +73,7 @@ def list_items(run_id: int) -> ResponseReturnValue:
 
 @bp.get("/runs")
 def list_runs() -> ResponseReturnValue:
-    page = _int_arg("page", 1)
+    page = _int_arg("page", 1, maximum=MAX_PAGE)
     per_page = _int_arg("per_page", 20)
     return jsonify(runs.list_runs(app_context(), page=page, per_page=per_page))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from api.body import json_body
 from api.deps import app_context, dispatcher
-from stocksync.errors import InvalidRequest
 from stocksync.schedules import definitions as schedules
 from stocksync.schedules import firing as scheduling
 
@@ -27,10 +27,7 @@ def show_schedule(name: str) -> ResponseReturnValue:
 
 @bp.put("/schedules/<name>")
 def update_schedule(name: str) -> ResponseReturnValue:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidRequest("send a JSON object body with Content-Type: application/json")
-    return jsonify(schedules.update_schedule(app_context(), name, body))
+    return jsonify(schedules.update_schedule(app_context(), name, json_body()))
 
 
 @bp.post("/schedules/<name>/run")
