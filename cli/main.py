@@ -1,11 +1,20 @@
-"""``stocksync`` entry point: parses the command line and hands off to a command module."""
+"""``stocksync`` entry point: parses the command line and hands off to a command module.
+
+SIGTERM and SIGHUP (systemd, supervisors, ``docker stop``, a closed terminal) take the same
+path as Ctrl-C, and every child process the command started is stopped however it ends."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from types import FrameType
 
-from cli import commands
+import redis.exceptions
+import sqlalchemy.exc
+from rich.markup import escape
+
+from cli import commands, processes
 from cli import export as export_command
 from cli import schedules as schedules_cli
 
@@ -100,9 +109,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt_once(signum: int, frame: FrameType | None) -> None:
+    """Raise KeyboardInterrupt where the command is, as Ctrl-C would; later stop signals are
+    ignored, so a second one cannot cut the children's warm shutdown short (each child is
+    SIGKILLed after its timeout anyway)."""
+    for sig in (*STOP_SIGNALS, signal.SIGINT):
+        signal.signal(sig, _ignore)
+    raise KeyboardInterrupt
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """A Python-level no-op (not SIG_IGN, which children started later would inherit)."""
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _interrupt_once)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        commands.err.print("[yellow]interrupted[/yellow]")
+        return commands.EXIT_INTERRUPTED
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        commands.err.print(
+            f"[red]error:[/red] cannot reach PostgreSQL (STOCKSYNC_DATABASE_URL): "
+            f"{escape(_first_line(exc))}"
+        )
+        return commands.EXIT_UNAVAILABLE
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        commands.err.print(
+            f"[red]error:[/red] cannot reach Redis (STOCKSYNC_REDIS_URL): "
+            f"{escape(_first_line(exc))}"
+        )
+        return commands.EXIT_UNAVAILABLE
+    finally:
+        for sig in (*STOP_SIGNALS, signal.SIGINT):
+            signal.signal(sig, _ignore)
+        processes.stop_all()
 
 
 if __name__ == "__main__":

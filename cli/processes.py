@@ -1,4 +1,9 @@
-"""Child processes the CLI starts: Celery workers and the API server."""
+"""Child processes the CLI starts: Celery workers, beat and the API server.
+
+Each child runs in its own session, so a Ctrl-C in the terminal reaches only the CLI, which
+then stops its children in order (warm shutdown first). Every child started here is remembered,
+and :func:`stop_all` stops the ones still running: ``cli.main`` calls it however the command
+ends, so no child outlives the CLI (unless the CLI itself is SIGKILLed)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,13 @@ from stocksync.config import Settings, current_environment
 from stocksync.embedded import ServiceUrls
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+_started: list[subprocess.Popen[bytes]] = []
+
+
+def _remember(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    _started.append(proc)
+    return proc
 
 
 def child_env(settings: Settings, urls: ServiceUrls) -> dict[str, str]:
@@ -37,10 +49,10 @@ def start_worker(
         f"--concurrency={concurrency}", "-O", "fair", f"--loglevel={loglevel}",
         "-n", f"{name}@%h", "--without-mingle", "--without-gossip",
     ]  # fmt: skip
-    return subprocess.Popen(
+    return _remember(subprocess.Popen(
         cmd, env=dict(env), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def start_workers(
@@ -80,15 +92,16 @@ def start_beat(
         sys.executable, "-m", "celery", "-A", "workers", "beat",
         "-S", "workers.beat:StocksyncScheduler", f"--loglevel={loglevel}",
     ]  # fmt: skip
-    return subprocess.Popen(
+    return _remember(subprocess.Popen(
         cmd, env=child_env(settings, urls), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def start_api(env: Mapping[str, str], *, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start ``python -m api.serve`` in its own process group; it logs to the CLI's output."""
     cmd = [sys.executable, "-m", "api.serve", "--host", host, "--port", str(port)]
-    return subprocess.Popen(cmd, env=dict(env), cwd=REPO_ROOT, start_new_session=True)
+    return _remember(subprocess.Popen(cmd, env=dict(env), cwd=REPO_ROOT, start_new_session=True))
 
 
 def stop(proc: subprocess.Popen[bytes], *, timeout: float = 20.0) -> None:
@@ -109,3 +122,10 @@ def stop(proc: subprocess.Popen[bytes], *, timeout: float = 20.0) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def stop_all(*, timeout: float = 20.0) -> None:
+    """:func:`stop` every child started by this process that is still running, newest first
+    (beat and workers before the API they were started after)."""
+    while _started:
+        stop(_started.pop(), timeout=timeout)
