@@ -7,18 +7,22 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from stocksync.storage.engine import postgres_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
-    """An Alembic config pointing at this checkout's migrations and ``database_url``."""
+    """An Alembic config pointing at this checkout's migrations and ``database_url`` (any form
+    :func:`~stocksync.storage.engine.postgres_url` accepts)."""
     if not (MIGRATIONS_DIR / "env.py").exists():
         raise FileNotFoundError(
             f"migrations not found at {MIGRATIONS_DIR}; install stocksync from a clone (pip -e)"
         )
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    url = postgres_url(database_url).render_as_string(hide_password=False)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
@@ -32,7 +36,7 @@ def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    engine = create_engine(database_url)
+    engine = create_engine(postgres_url(database_url))
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
