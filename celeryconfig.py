@@ -1,16 +1,16 @@
 """Celery configuration for stocksync workers: at-least-once delivery made safe.
 
 The broker is the Redis that stocksync resolves (``STOCKSYNC_REDIS_URL``, or the embedded one
-started under the data directory). Every task is idempotent, so redelivery is harmless; results
-are not stored — counters in Redis and rows in PostgreSQL say when work is done.
+started under the data directory). It is not named here: importing this module starts nothing,
+and ``workers.app`` resolves the broker when Celery first reads this configuration. Every task
+is idempotent, so redelivery is harmless; results are not stored — counters in Redis and rows
+in PostgreSQL say when work is done.
 """
 
 from stocksync.config import get_settings
-from stocksync.embedded import resolve_service_urls
 
 _settings = get_settings()
 
-broker_url = resolve_service_urls(_settings).redis_url
 broker_connection_retry_on_startup = True
 # A message not acknowledged this long after delivery (its worker was killed) is delivered
 # again. Settings refuse a task time limit or retry wait that could reach it.

@@ -473,3 +473,106 @@ def test_embedded_path_works_with_system_services_out_of_reach(
     assert result["urls"][0].startswith("postgresql+psycopg2://postgres@/stocksync?host=")
     assert result["stopped"][0].startswith("stopped PostgreSQL (pid ")
     assert result["stopped"][1].startswith("stopped Redis (pid ")
+
+
+# The Celery app and its configuration, imported as a web process or a CLI command does.
+IMPORT_CELERY = """
+import json
+import celeryconfig, workers, workers.tasks, workers.beat
+import psutil
+print(json.dumps({"configured": workers.app.configured,
+                  "children": [p.pid for p in psutil.Process().children(recursive=True)]}))
+"""
+# Reads the configuration, then talks to the broker it names.
+USE_BROKER = """
+import json
+import workers
+before = workers.app.configured
+url = workers.app.conf.broker_url
+with workers.app.connection_for_write() as connection:
+    connection.ensure_connection(max_retries=1)  # the Redis transport pings the server
+    connected = connection.connected
+print(json.dumps({"configured_before": before, "broker_url": url, "connected": connected}))
+"""
+
+
+def _bare_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """This environment without any stocksync or Celery setting, with ``data_dir``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STOCKSYNC_", "CELERY_"))}
+    return env | {"STOCKSYNC_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)} | extra
+
+
+def _python(code: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_celery_app_starts_no_server(make_settings: MakeSettings) -> None:
+    settings = make_settings()  # stopped at the end, should the import start anything
+    settings.data_dir.mkdir()
+
+    report = _python(IMPORT_CELERY, _bare_env(settings.data_dir))
+
+    assert report == {"configured": False, "children": []}
+    assert list(settings.data_dir.iterdir()) == []
+    assert _server_processes(settings.data_dir) == []
+
+
+def test_the_broker_is_resolved_when_the_configuration_is_first_read(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings()
+
+    report = _python(USE_BROKER, _bare_env(settings.data_dir))
+
+    status = embedded_status(settings)
+    assert status["redis"]["running"] and status["postgres"]["running"]
+    assert report == {
+        "configured_before": False,
+        "broker_url": status["redis"]["url"],
+        "connected": True,
+    }
+    # A configured URL (here the embedded Redis just started) is used as is: nothing else starts.
+    elsewhere = make_settings("elsewhere")
+    env = _bare_env(
+        elsewhere.data_dir,
+        STOCKSYNC_REDIS_URL=status["redis"]["url"],
+        STOCKSYNC_DATABASE_URL=status["postgres"]["url"],
+    )
+    assert _python(USE_BROKER, env)["broker_url"] == status["redis"]["url"]
+    assert not elsewhere.data_dir.exists()
+
+
+def test_a_worker_with_nothing_configured_starts_the_embedded_servers(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-P", "solo",
+         "-n", "lazy-broker@%h", "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+        cwd=REPO, env=_bare_env(settings.data_dir), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline, answers = time.monotonic() + 90, []
+        while not answers and time.monotonic() < deadline and worker.poll() is None:
+            url = embedded_status(settings)["redis"]["url"]
+            if url:
+                from celery import Celery
+
+                answers = Celery("probe", broker=url).control.ping(timeout=1.0)
+            else:
+                time.sleep(0.5)
+        assert worker.poll() is None, worker.communicate()[1]
+        assert [next(iter(a)) for a in answers] == [f"lazy-broker@{socket.gethostname()}"]
+        assert embedded_status(settings)["postgres"]["running"]
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
