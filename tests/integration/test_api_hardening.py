@@ -168,12 +168,15 @@ def test_the_http_servers_own_errors_are_json(ctx, settings):
     assert b'{"error": {"code": "bad_request"' in malformed
 
 
-def test_a_run_is_503_not_500_while_postgres_is_unreachable(settings):
-    with socket.socket() as sock:  # a port nothing listens on
+def unused_port() -> int:
+    with socket.socket() as sock:  # nothing listens on it once closed
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def test_a_run_is_503_not_500_while_postgres_is_unreachable(settings):
     unreachable = settings.with_overrides(
-        database_url=f"postgresql://stocksync@127.0.0.1:{port}/stocksync"
+        database_url=f"postgresql://stocksync@127.0.0.1:{unused_port()}/stocksync"
     )
     down = build_context(unreachable, start=False)
     try:
@@ -184,6 +187,18 @@ def test_a_run_is_503_not_500_while_postgres_is_unreachable(settings):
             assert "PostgreSQL" in error["message"] and "unreachable" in error["message"]
             assert response.headers["Retry-After"] == "5"
         assert client.get("/healthz").json["checks"]["redis"] == "ok"
+    finally:
+        down.close()
+
+
+def test_starting_a_run_is_503_while_redis_is_unreachable(ctx, settings):
+    down = build_context(
+        settings.with_overrides(redis_url=f"redis://127.0.0.1:{unused_port()}/0"), start=False
+    )
+    try:
+        response = make_app(down, down.settings).test_client().post("/api/v1/runs", json=VALID)
+        error = assert_error_shape(response, 503, "service_unavailable")
+        assert "Redis" in error["message"] and response.headers["Retry-After"] == "5"
     finally:
         down.close()
 
