@@ -132,6 +132,7 @@ def _first_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = {sig: signal.getsignal(sig) for sig in (*STOP_SIGNALS, signal.SIGINT)}
     for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt_once)
     try:
@@ -152,9 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return commands.EXIT_UNAVAILABLE
     finally:
-        for sig in (*STOP_SIGNALS, signal.SIGINT):
+        for sig in previous:
             signal.signal(sig, _ignore)
-        processes.stop_all()
+        try:
+            processes.stop_all()
+        finally:
+            for sig, handler in previous.items():
+                if handler is not None:  # None: set outside Python, nothing to restore
+                    signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
