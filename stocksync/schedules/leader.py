@@ -47,7 +47,9 @@ class LeaderLease:
     def holder(self) -> str | None:
         """The token of the process that holds the lease, if any."""
         raw = self.client.get(self.key)
-        return raw.decode() if isinstance(raw, bytes) else raw  # type: ignore[return-value]
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     def release(self) -> bool:
         """Give the lease up if this process holds it (so another takes over at once)."""
