@@ -55,7 +55,6 @@ class Cron:
             found = times.get_next(dt.datetime) if forward else times.get_prev(dt.datetime)
         except CroniterBadDateError:
             raise InvalidRequest(f"cron {self.text!r} never fires", field="cron") from None
-        assert isinstance(found, dt.datetime)
         return found
 
 
@@ -94,7 +93,7 @@ def parse_cron(text: object) -> Cron:
         croniter(normal, _NEVER_FIRES_FROM).get_next(dt.datetime)
     except CroniterBadDateError:
         raise InvalidRequest(
-            f"cron {normal!r} never fires: no month it names has that day", field="cron"
+            f"cron {normal!r} never fires: no date in the months it names matches", field="cron"
         ) from None
     except CroniterError as exc:  # each field is valid, but not together
         raise InvalidRequest(f"cron {normal!r} is not valid: {exc}", field="cron") from None
