@@ -156,3 +156,17 @@ def test_a_bad_expression_says_what_is_wrong(text, message):
         parse_cron(text)
     assert message in raised.value.message
     assert raised.value.field == "cron"
+
+
+def test_in_a_zone_with_daylight_saving_croniter_rules_apply():
+    # Not the default (Shanghai has no DST), but STOCKSYNC_SCHEDULE_TIMEZONE may name such a
+    # zone: a time the spring change skips fires at the first minute after the gap, and one the
+    # autumn change repeats fires at both (unlike Vixie cron, which runs it once).
+    ny = ZoneInfo("America/New_York")
+    cron = parse_cron("30 2 * * *")
+    spring = cron.next_fire(dt.datetime(2025, 3, 8, 12, tzinfo=ny), ny)
+    assert spring.astimezone(dt.UTC) == dt.datetime(2025, 3, 9, 7, 0, tzinfo=dt.UTC)  # 03:00 EDT
+    november = parse_cron("30 1 2 11 *")
+    autumn = november.next_fire(dt.datetime(2025, 11, 1, tzinfo=ny), ny)
+    again = november.next_fire(autumn, ny)
+    assert [t.astimezone(dt.UTC).hour for t in (autumn, again)] == [5, 6]  # 01:30 EDT, then EST
