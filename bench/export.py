@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.services import make_data_dir, start_services
     from stocksync.config import Settings, SimSettings
     from stocksync.context import build_context
-    from stocksync.datasets.factors import write_factors
+    from stocksync.datasets.adj_factors import write_factors
     from stocksync.market.export import export_bars
     from stocksync.sources.sim import sim_market
 

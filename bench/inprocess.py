@@ -9,8 +9,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
-from stocksync.datasets.bars import write_bars
-from stocksync.datasets.validation import validate_bars
+from stocksync.datasets.bars import validate_bars, write_bars
 from stocksync.domain import Bar
 from stocksync.sim import SimMarket
 

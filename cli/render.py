@@ -91,8 +91,14 @@ def summary(console: Console, view: dict[str, Any]) -> None:
 def preview(console: Console, data: dict[str, Any]) -> None:
     table = Table(title="plan preview", show_header=False)
     for key, value in data.items():
+        if key == "unserved":
+            continue
+        if key == "datasets":
+            value = ", ".join(f"{name} ({n} units)" for name, n in value.items()) or "none"
         table.add_row(key, str(value))
     console.print(table)
+    for name, why in data.get("unserved", {}).items():
+        console.print(f"[yellow]not synced: {name}: {why}[/yellow]")
 
 
 def run_list(console: Console, listing: dict[str, Any]) -> None:

@@ -15,6 +15,16 @@ class Period(StrEnum):
     MONTHLY = "monthly"
 
 
+class DatasetName(StrEnum):
+    """What stocksync stores. Each has a module in :mod:`stocksync.datasets`."""
+
+    BARS = "bars"
+    ADJ_FACTORS = "adj_factors"
+    VALUATIONS = "valuations"
+    SECURITIES = "securities"
+    TRADE_CALENDAR = "trade_calendar"
+
+
 class Exchange(StrEnum):
     SH = "SH"
     SZ = "SZ"

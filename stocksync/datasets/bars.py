@@ -1,15 +1,22 @@
-"""Idempotent bar ingest on (code, period, trade_date) — see :mod:`stocksync.storage.upsert`."""
+"""Dataset ``bars``: daily, weekly and monthly bars, unadjusted, volume in shares, amount in
+yuan (the public ``bars`` table); ingest is an idempotent upsert on (code, period, trade_date)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
-from stocksync.domain import Bar
+from stocksync.datasets.bar_checks import row_problem
+from stocksync.datasets.base import Dataset, Key, RejectedRow
+from stocksync.domain import Bar, DatasetName, Period
 from stocksync.storage.schema import bars
 from stocksync.storage.upsert import copy_merge
+
+if TYPE_CHECKING:
+    from stocksync.sources.base import Source
 
 BAR_COLUMNS = (
     "code", "period", "trade_date", "open", "high", "low", "close", "pre_close", "volume",
@@ -19,37 +26,57 @@ _KEYS = BAR_COLUMNS[:3]
 _VALUES = BAR_COLUMNS[3:14]  # not source or fetched_at: a rerun from another source is no change
 
 
-def write_bars(
-    conn: Connection, bars: Sequence[Bar], *, source: str, fetched_at: dt.datetime | None = None
-) -> int:
-    """Upsert ``bars`` inside the caller's transaction; returns rows inserted or changed.
+class BarsDataset(Dataset[Bar]):
+    name = DatasetName.BARS
+    periods = frozenset(Period)
+    table = "bars"
 
-    Rows identical to the stored ones are left untouched. ``bars`` must not contain the same key
-    twice (validation removes duplicates).
+    def key(self, row: Bar) -> Key:
+        return row.code, row.trade_date
+
+    def problem(self, row: Bar) -> str | None:
+        return row_problem(row)
+
+    def write(self, conn: Connection, rows: Sequence[Bar], *, source: str) -> int:
+        return write_bars(conn, rows, source=source)
+
+    def fetch_market(self, source: Source, period: Period, day: dt.date) -> list[Bar]:
+        return source.market_bars(period, day)
+
+    def fetch_stock(
+        self, source: Source, period: Period, code: str, start: dt.date, end: dt.date
+    ) -> list[Bar]:
+        return source.stock_bars(code, period, start, end)
+
+
+BARS = BarsDataset()
+
+
+def validate_bars(rows: Iterable[Bar]) -> tuple[list[Bar], list[RejectedRow]]:
+    """Split ``rows`` into sound bars and rejected ones (a repeated key is rejected too)."""
+    listed = list(rows)
+    period = listed[0].period if listed else Period.DAILY
+    return BARS.check(listed, period)
+
+
+def write_bars(
+    conn: Connection, rows: Sequence[Bar], *, source: str, fetched_at: dt.datetime | None = None
+) -> int:
+    """Upsert ``rows`` inside the caller's transaction; returns rows inserted or changed.
+
+    Rows identical to the stored ones are left untouched. ``rows`` must not contain the same key
+    twice (:func:`validate_bars` removes duplicates).
     """
     stamp = (fetched_at or dt.datetime.now(dt.UTC)).isoformat()
-    rows = (
+    values = (
         (
-            b.code,
-            b.period.value,
-            b.trade_date,
-            b.open,
-            b.high,
-            b.low,
-            b.close,
-            b.pre_close,
-            int(b.volume),
-            b.amount,
-            b.turnover_pct,
-            b.pct_chg,
-            int(b.trade_status),
-            b.is_st,
-            source,
-            stamp,
+            b.code, b.period.value, b.trade_date, b.open, b.high, b.low, b.close, b.pre_close,
+            int(b.volume), b.amount, b.turnover_pct, b.pct_chg, int(b.trade_status), b.is_st,
+            source, stamp,
         )
-        for b in bars
-    )
-    return copy_merge(conn, "bars", BAR_COLUMNS, _KEYS, _VALUES, rows)
+        for b in rows
+    )  # fmt: skip
+    return copy_merge(conn, "bars", BAR_COLUMNS, _KEYS, _VALUES, values)
 
 
 def latest_bar_date(

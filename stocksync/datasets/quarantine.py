@@ -1,4 +1,4 @@
-"""Rows a source sent that failed validation: kept with their reason, never in ``bars``."""
+"""Rows a source sent that failed a check: kept with their reason, never stored as data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from stocksync.datasets.validation import RejectedRow
+from stocksync.datasets.base import RejectedRow
 from stocksync.storage.schema import quarantine
 
 
@@ -20,6 +20,12 @@ def _jsonable(value: object) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def _as_json(row: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(row).items()}
+    return {}
 
 
 def quarantine_rows(
@@ -32,12 +38,11 @@ def quarantine_rows(
             "item_id": item_id,
             "source": source,
             "code": r.code,
-            "period": r.bar.period.value if r.bar else "daily",
-            "trade_date": dt.date.fromisoformat(r.trade_date),
+            "period": r.period,
+            "dataset": r.dataset,
+            "trade_date": r.trade_date,
             "reason": r.reason,
-            "row": (
-                {k: _jsonable(v) for k, v in dataclasses.asdict(r.bar).items()} if r.bar else {}
-            ),
+            "row": _as_json(r.row),
         }
         for r in rejected
     ]

@@ -15,7 +15,8 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from stocksync.calendar import calendar_horizon, period_end_dates, xshg_trading_days
-from stocksync.datasets import reference
+from stocksync.datasets import securities as stored_securities
+from stocksync.datasets import trade_calendar as stored_calendar
 from stocksync.domain import Period, Security
 from stocksync.errors import InvalidRequest, ServiceUnavailable
 from stocksync.sources.base import RateLimitedError, Source, SourceError, TransientSourceError
@@ -53,11 +54,11 @@ def _first_answer(sources: Sequence[Source], what: str, fetch: Callable[[Source]
 
 def ensure_securities(conn: Connection, sources: Sequence[Source]) -> None:
     """Fill the securities table from the first source that answers, when it is empty."""
-    if reference.count_securities(conn) == 0:
+    if stored_securities.count_securities(conn) == 0:
         listing: tuple[str, list[Security]] = _first_answer(
             sources, "the securities list", lambda s: (s.name, s.securities())
         )
-        reference.upsert_securities(conn, listing[1], source=listing[0])
+        stored_securities.upsert_securities(conn, listing[1], source=listing[0])
 
 
 def refresh_securities(conn: Connection, sources: Sequence[Source]) -> int:
@@ -65,7 +66,7 @@ def refresh_securities(conn: Connection, sources: Sequence[Source]) -> int:
     name, listing = _first_answer(
         sources, "the securities list", lambda s: (s.name, s.securities())
     )
-    reference.upsert_securities(conn, listing, source=name)
+    stored_securities.upsert_securities(conn, listing, source=name)
     return len(listing)
 
 
@@ -74,7 +75,7 @@ def ensure_calendar(
 ) -> None:
     """Make sure the stored calendar covers [start, end]: from a source, else offline XSHG."""
     wanted = (end - start).days + 1
-    if reference.stored_calendar_days(conn, start, end) >= wanted:
+    if stored_calendar.stored_calendar_days(conn, start, end) >= wanted:
         return
     try:
         days = _first_answer(sources, "the trading calendar", lambda s: s.trading_days(start, end))
@@ -84,7 +85,7 @@ def ensure_calendar(
             days = xshg_trading_days(start, end)
         except ValueError as fallback:
             raise InvalidRequest(f"{exc}; and {fallback}", field="end_date") from fallback
-    reference.store_trading_days(conn, start, end, days)
+    stored_calendar.store_trading_days(conn, start, end, days)
 
 
 def dates_by_period(
@@ -105,5 +106,5 @@ def dates_by_period(
             last = horizon
         except (InvalidRequest, ServiceUnavailable):
             log.info("calendar unknown past %s; the last period counts as finished", end)
-    days = reference.load_trading_days(conn, start, last)
+    days = stored_calendar.load_trading_days(conn, start, last)
     return {p: period_end_dates(days, p, start, end) for p in periods}

@@ -1,54 +1,68 @@
-"""The ledger's record of finished work, read as coverage for the planner."""
+"""The ledger's record of finished work, per dataset, read as coverage for the planner.
+
+Only a unit's dataset that the ledger records as ``stored`` (every expected row arrived) counts:
+a dataset a source did not serve, or served incompletely, stays open for the next run.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
-from stocksync.domain import ItemStatus
+from stocksync.domain import DatasetName, Period
 from stocksync.runs.coverage import Coverage
-from stocksync.storage.schema import sync_items
+from stocksync.runs.dataset_ledger import STORED
+from stocksync.runs.units import SCOPE_MARK
+from stocksync.storage.schema import sync_item_datasets, sync_items
 
 
 def finished_coverage(
     conn: Connection,
     *,
-    period: str,
-    datasets: Sequence[str],
+    period: Period,
+    dataset: DatasetName,
     codes: Sequence[str] | None,
     start: dt.date,
     end: dt.date,
+    scope: str = "",
 ) -> Coverage:
-    """Successful units of ``period`` whose datasets include the wanted ones (``datasets``: the
-    unit's tag and the tags that cover it), overlapping [start, end]: per-stock ranges, and the
-    dates of market-wide units (not those of a symbol subset, nor a split unit's parent — its
-    per-stock children carry the work)."""
-    done = [
-        sync_items.c.period == period,
-        sync_items.c.status == ItemStatus.SUCCESS.value,
-        sync_items.c.dataset.in_(list(datasets)),
+    """Where ``dataset`` of ``period`` is stored within [start, end] by earlier units: per
+    stock, the ranges of per-stock units; for the whole market, the dates of per-date units
+    (of the whole market, or of the same symbol ``scope``)."""
+    items, done = sync_items, sync_item_datasets
+    joined = items.join(done, done.c.item_id == items.c.id)
+    stored = [
+        items.c.period == period.value,
+        done.c.dataset == dataset.value,
+        done.c.status == STORED,
     ]
-    per_stock = select(sync_items.c.code, sync_items.c.start_date, sync_items.c.end_date).where(
-        *done,
-        sync_items.c.code.is_not(None),
-        sync_items.c.start_date <= end,
-        sync_items.c.end_date >= start,
+    per_stock = (
+        select(items.c.code, items.c.start_date, items.c.end_date)
+        .select_from(joined)
+        .where(
+            *stored,
+            items.c.code.is_not(None),
+            items.c.start_date <= end,
+            items.c.end_date >= start,
+        )
     )
     if codes is not None:
-        per_stock = per_stock.where(sync_items.c.code.in_(list(codes)))
+        per_stock = per_stock.where(items.c.code.in_(list(codes)))
     ranges: dict[str, list[tuple[dt.date, dt.date]]] = {}
     for code, first, last in conn.execute(per_stock):
         ranges.setdefault(code, []).append((first, last))
+    whole = ~items.c.unit_key.contains(SCOPE_MARK)
+    same_scope = items.c.unit_key.endswith(scope) if scope else whole
     market = (
-        select(sync_items.c.trade_date)
+        select(items.c.trade_date)
+        .select_from(joined)
         .where(
-            *done,
-            sync_items.c.code.is_(None),
-            sync_items.c.source.is_not(None),
-            sync_items.c.trade_date.between(start, end),
-            ~sync_items.c.unit_key.contains("@"),
+            *stored,
+            items.c.code.is_(None),
+            items.c.trade_date.between(start, end),
+            or_(whole, same_scope),
         )
         .distinct()
     )

@@ -6,15 +6,16 @@ Functions take a Connection inside the caller's transaction and never commit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
-from stocksync.domain import ITEM_DONE_STATUSES, ItemStatus, Period, RunStatus
-from stocksync.runs.planning import WorkUnit
+from stocksync.domain import ITEM_DONE_STATUSES, DatasetName, ItemStatus, Period, RunStatus
 from stocksync.runs.spec import RunSpec
+from stocksync.runs.units import WorkUnit, parse_datasets_tag, parse_unit_key
+from stocksync.sources.base import Shape
 from stocksync.storage.schema import sync_items, sync_runs
 
 
@@ -89,6 +90,19 @@ class ItemRecord:
     def label(self) -> str:
         return (self.trade_date or self.end_date).isoformat()
 
+    @property
+    def datasets(self) -> tuple[DatasetName, ...]:
+        """The datasets this unit must store."""
+        return parse_datasets_tag(self.dataset)
+
+    @property
+    def unit(self) -> WorkUnit:
+        return parse_unit_key(self.unit_key)
+
+    @property
+    def shape(self) -> Shape:
+        return Shape.MARKET_BY_DATE if self.code is None else Shape.STOCK_BY_RANGE
+
 
 def insert_run(
     conn: Connection,
@@ -125,7 +139,7 @@ def insert_items(
         {
             "run_id": run_id,
             "unit_key": u.unit_key,
-            "dataset": u.dataset,
+            "dataset": u.dataset_tag,
             "period": u.period.value,
             "trade_date": u.trade_date,
             "code": u.code,
@@ -141,26 +155,34 @@ def insert_items(
         conn.execute(insert(sync_items), rows[start : start + 5000])
 
 
-def insert_children(conn: Connection, parent: ItemRecord, codes: Sequence[str]) -> list[int]:
-    """Per-stock items for ``parent``'s trade date (idempotent: a repeated split adds none)."""
+def insert_children(
+    conn: Connection,
+    parent: ItemRecord,
+    codes: Sequence[str],
+    datasets: tuple[DatasetName, ...],
+) -> list[int]:
+    """Per-stock items of ``datasets`` for ``parent``'s trade date (idempotent: a repeated
+    split adds none)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     assert parent.trade_date is not None
-    day = parent.trade_date
-    rows = [
-        {
-            "run_id": parent.run_id,
-            "parent_id": parent.id,
-            "unit_key": f"{parent.dataset}:{parent.period.value}:{code}:{day}:{day}",
-            "dataset": parent.dataset,
-            "period": parent.period.value,
-            "code": code,
-            "start_date": day,
-            "end_date": day,
-            "status": ItemStatus.PENDING.value,
-        }
-        for code in codes
-    ]
+    unit = parent.unit
+    rows = []
+    for code in codes:
+        child = unit.child(code, datasets)
+        rows.append(
+            {
+                "run_id": parent.run_id,
+                "parent_id": parent.id,
+                "unit_key": child.unit_key,
+                "dataset": child.dataset_tag,
+                "period": child.period.value,
+                "code": code,
+                "start_date": child.start_date,
+                "end_date": child.end_date,
+                "status": ItemStatus.PENDING.value,
+            }
+        )
     if not rows:
         return []
     stmt = pg_insert(sync_items).on_conflict_do_nothing().returning(sync_items.c.id)
@@ -169,36 +191,6 @@ def insert_children(conn: Connection, parent: ItemRecord, codes: Sequence[str]) 
         if len(rows) == 1
         else [int(r[0]) for r in conn.execute(stmt.values(rows)).all()]
     )
-
-
-def codes_listed_on(conn: Connection, day: dt.date, symbols: Sequence[str] | None) -> list[str]:
-    """Stored securities listed on ``day`` (limited to ``symbols`` when given), by code."""
-    from stocksync.storage.schema import securities
-
-    query = (
-        select(securities.c.code)
-        .where(
-            securities.c.list_date <= day,
-            (securities.c.delist_date.is_(None)) | (securities.c.delist_date > day),
-        )
-        .order_by(securities.c.code)
-    )
-    if symbols is not None:
-        query = query.where(securities.c.code.in_(list(symbols)))
-    return list(conn.execute(query).scalars())
-
-
-def completed_unit_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
-    """Which of ``keys`` some earlier run finished successfully."""
-    keys = list(keys)
-    done: set[str] = set()
-    for start in range(0, len(keys), 10000):
-        chunk = keys[start : start + 10000]
-        query = select(sync_items.c.unit_key).where(
-            sync_items.c.unit_key.in_(chunk), sync_items.c.status == ItemStatus.SUCCESS.value
-        )
-        done.update(conn.execute(query).scalars())
-    return done
 
 
 def pending_item_ids(conn: Connection, run_id: int) -> list[int]:

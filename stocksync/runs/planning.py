@@ -1,74 +1,54 @@
 """Turn a run's spec into units of work, and preview the cost before running.
 
-A per-date unit asks a source for the whole market on one trade date; a per-stock unit asks for
-one stock over the run's range. The planner picks whichever needs fewer source calls among the
-shapes the source can serve. Non-trading days are never planned.
+Each requested dataset is planned only where some configured source serves it; one that no
+source serves (or that has none of the requested periods) is named in :attr:`Plan.unserved`,
+never silently left out. A per-date unit asks a source for the whole market on one trade date;
+a per-stock unit asks for one stock over the run's range. The planner picks, per period,
+whichever needs fewer calls among the shapes the first source serving that period offers.
+Non-trading days and stocks not listed in the range are never planned; datasets earlier runs
+stored (see :mod:`stocksync.runs.finished_work`) are left out of a unit, and a unit with none
+left is planned as already done.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stocksync.domain import Period, Security
+from stocksync.datasets import FACT_DATASETS, datasets_of_period
+from stocksync.domain import DatasetName, Period, Security
 from stocksync.runs.coverage import Coverage
 from stocksync.runs.spec import RunSpec
+from stocksync.runs.units import WorkUnit, symbols_scope
 from stocksync.sources.base import Shape, Source
 
-DATASET_BARS = "bars"
-
-
-@dataclass(frozen=True, slots=True)
-class WorkUnit:
-    """One unit of work: a (period, trade date) for the whole market or a symbol subset, or a
-    (period, code) over a range. ``unit_key`` identifies the same work across runs."""
-
-    unit_key: str
-    period: Period
-    start_date: dt.date
-    end_date: dt.date
-    trade_date: dt.date | None = None
-    code: str | None = None
-    dataset: str = DATASET_BARS
-
-    @property
-    def shape(self) -> Shape:
-        return Shape.MARKET_BY_DATE if self.code is None else Shape.STOCK_BY_RANGE
-
-    @property
-    def label(self) -> str:
-        """What progress displays as the unit's 'current date'."""
-        return (self.trade_date or self.end_date).isoformat()
+CoverageOf = Callable[[Period, DatasetName], Coverage]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Units to run and what running them is expected to cost."""
+    """Units to run, what running them is expected to cost, and what cannot be planned."""
 
     units: list[WorkUnit]
     shapes: dict[Period, Shape]
     expected_calls: int
     eta_s: float
-    covered: set[str] = field(default_factory=set)  # keys whose work earlier runs finished
+    covered: set[str] = field(default_factory=set)  # keys of units earlier runs finished
+    unserved: dict[str, str] = field(default_factory=dict)  # dataset -> why it is not planned
 
 
-def symbols_scope(symbols: Sequence[str] | None) -> str:
-    """A short stable tag for a symbol subset ('' for the whole market)."""
-    if symbols is None:
-        return ""
-    digest = hashlib.sha1(",".join(sorted(symbols)).encode()).hexdigest()[:12]
-    return f"@{digest}"
-
-
-def choose_shape(source: Source, period: Period, n_dates: int, n_codes: int) -> Shape:
-    """The shape needing fewer calls among those ``source`` serves for ``period``."""
-    by_date = source.can_serve(Shape.MARKET_BY_DATE, period)
-    by_stock = source.can_serve(Shape.STOCK_BY_RANGE, period)
-    if not by_date and not by_stock:
-        raise ValueError(f"source {source.name} cannot serve {period} bars")
+def choose_shape(
+    source: Source, period: Period, datasets: Sequence[DatasetName], n_dates: int, n_codes: int
+) -> Shape:
+    """The shape needing fewer calls among those ``source`` serves ``datasets`` of ``period``
+    in (per date only when it serves every one of them it has by date)."""
+    served = [d for d in datasets if any(source.offers(d, s, period) for s in Shape)]
+    if not served:
+        raise ValueError(f"source {source.name} serves none of {', '.join(datasets)}")
+    by_date = all(source.offers(d, Shape.MARKET_BY_DATE, period) for d in served)
+    by_stock = all(source.offers(d, Shape.STOCK_BY_RANGE, period) for d in served)
     if by_date and (not by_stock or n_dates <= n_codes):
         return Shape.MARKET_BY_DATE
     return Shape.STOCK_BY_RANGE
@@ -82,95 +62,105 @@ def _listed_within(security: Security, start: dt.date, end: dt.date) -> tuple[dt
     return first, last
 
 
+def planned_periods(spec: RunSpec) -> tuple[Period, ...]:
+    """The periods with work: adjustment factors and valuations are daily facts, so a run
+    without bars has only daily units; a run for the securities list alone has none."""
+    if spec.wants(DatasetName.BARS):
+        return spec.periods
+    if any(spec.wants(d) for d in FACT_DATASETS):
+        return (Period.DAILY,)
+    return ()
+
+
+def unserved_datasets(spec: RunSpec, sources: Sequence[Source]) -> dict[str, str]:
+    """Requested fact datasets that no configured source serves for any planned period, or
+    that the planned periods do not have, each with the reason a user reads."""
+    periods = planned_periods(spec)
+    names = ", ".join(s.name for s in sources) or "none"
+    found: dict[str, str] = {}
+    for name, ds in FACT_DATASETS.items():
+        if not spec.wants(name):
+            continue
+        wanted = [p for p in periods if p in ds.periods]
+        if not wanted:
+            have = ", ".join(p.value for p in Period if p in ds.periods)
+            found[name.value] = f"{name} are {have} facts; add {have} to periods to sync them"
+        elif not any(s.offers(name, sh, p) for s in sources for sh in Shape for p in wanted):
+            found[name.value] = f"no configured source ({names}) serves {name}"
+    return found
+
+
 def plan_run(
     spec: RunSpec,
     *,
     period_dates: Mapping[Period, Sequence[dt.date]],
     universe: Sequence[Security],
-    source: Source,
+    sources: Sequence[Source],
     parallelism: int = 1,
     stock_starts: Mapping[Period, Mapping[str, dt.date]] | None = None,
-    coverage: Callable[[Period], Coverage] | None = None,
+    coverage: CoverageOf | None = None,
 ) -> Plan:
     """Plan ``spec`` against the trading dates of each period and the securities universe.
 
-    ``universe`` holds the securities the run covers (the requested symbols, or every stock).
-    Stocks not listed at any point in the range are not planned. ``stock_starts`` moves a
-    per-stock unit's start later (an incremental run starts after each stock's last bar).
-    ``coverage(period)`` tells what earlier runs finished: a per-stock unit shrinks to the dates
-    still open, and one with none open is planned as already done (``Plan.covered``).
+    ``sources`` are the usable sources in priority order. ``universe`` holds the securities the
+    run covers (the requested symbols, or every stock). ``stock_starts`` moves a per-stock
+    unit's start later (an incremental run starts after each stock's last bar).
+    ``coverage(period, dataset)`` tells where earlier runs stored a dataset (None: ``force``).
     """
     units: list[WorkUnit] = []
     covered: set[str] = set()
     shapes: dict[Period, Shape] = {}
     scope = symbols_scope(spec.symbols)
-    tag = spec.dataset_tag
+    calls = 0
     for period in planned_periods(spec):
         dates = list(period_dates.get(period, ()))
-        if not dates:
+        wanted = [
+            d
+            for d in datasets_of_period(spec.datasets, period)
+            if any(s.offers(d, sh, period) for s in sources for sh in Shape)
+        ]
+        if not dates or not wanted:
             continue
-        shape = choose_shape(source, period, len(dates), len(universe))
+        primary = next(s for s in sources if any(s.offers(d, sh, period) for d in wanted
+                                                  for sh in Shape))  # fmt: skip
+        shape = choose_shape(primary, period, wanted, len(dates), len(universe))
         shapes[period] = shape
+        found = {d: coverage(period, d) for d in wanted} if coverage is not None else None
         if shape is Shape.MARKET_BY_DATE:
             for day in dates:
-                units.append(
-                    WorkUnit(
-                        unit_key=f"{tag}:{period.value}:{day.isoformat()}{scope}",
-                        period=period,
-                        start_date=day,
-                        end_date=day,
-                        trade_date=day,
-                        dataset=tag,
-                    )
-                )
+                left = tuple(d for d in wanted if found is None or day not in found[d].market_dates)
+                unit = WorkUnit.for_date(period, left or tuple(wanted), day, scope)
+                units.append(unit)
+                if left:
+                    calls += len(left)
+                else:
+                    covered.add(unit.unit_key)
             continue
         starts = (stock_starts or {}).get(period, {})
-        finished = coverage(period) if coverage is not None else None
-        open_dates = finished.open_dates(dates) if finished is not None else dates
+        open_dates = {d: c.open_dates(dates) for d, c in found.items()} if found else {}
         for security in universe:
             first, last = _listed_within(security, spec.start_date, spec.end_date)
             first = max(first, starts.get(security.code, first))
             if bisect.bisect_left(dates, first) >= bisect.bisect_right(dates, last):
                 continue  # no trade date of the period while listed
-            span = finished.open_span(security.code, open_dates, first, last) if finished else None
-            if finished is not None and span is None:
-                covered.add(_stock_key(tag, period, security.code, first, last))
-            elif span is not None:
-                first, last = span
-            units.append(
-                WorkUnit(
-                    unit_key=_stock_key(tag, period, security.code, first, last),
-                    period=period,
-                    start_date=first,
-                    end_date=last,
-                    code=security.code,
-                    dataset=tag,
-                )
-            )
-    calls = len(units) - len(covered)
-    plan = Plan(units, shapes, calls, estimate_seconds(calls, source, parallelism))
-    plan.covered.update(covered)
-    return plan
-
-
-def _stock_key(tag: str, period: Period, code: str, first: dt.date, last: dt.date) -> str:
-    return f"{tag}:{period.value}:{code}:{first.isoformat()}:{last.isoformat()}"
-
-
-def planned_periods(spec: RunSpec) -> tuple[Period, ...]:
-    """The periods with work: adjustment factors and valuations are daily facts, so a run
-    without bars has only daily units; a run for the securities list alone has none."""
-    if spec.wants(DATASET_BARS):
-        return spec.periods
-    if spec.wants("adj_factors") or spec.wants("valuations"):
-        return (Period.DAILY,)
-    return ()
-
-
-def covering_key(unit_key: str) -> str:
-    """The key of the same unit with every dataset: its success covers a subset's unit too."""
-    tag, rest = unit_key.split(":", 1)
-    return unit_key if tag == DATASET_BARS else f"{DATASET_BARS}:{rest}"
+            spans = {d: (first, last) for d in wanted}
+            if found is not None:
+                spans = {
+                    d: span
+                    for d in wanted
+                    if (span := found[d].open_span(security.code, open_dates[d], first, last))
+                }
+            if not spans:
+                unit = WorkUnit.for_stock(period, tuple(wanted), security.code, first, last)
+                covered.add(unit.unit_key)
+            else:
+                lo = min(s[0] for s in spans.values())
+                hi = max(s[1] for s in spans.values())
+                unit = WorkUnit.for_stock(period, tuple(spans), security.code, lo, hi)
+                calls += len(spans)
+            units.append(unit)
+    eta = estimate_seconds(calls, sources[0], parallelism) if sources else 0.0
+    return Plan(units, shapes, calls, eta, covered, unserved_datasets(spec, sources))
 
 
 def estimate_seconds(calls: int, source: Source, parallelism: int) -> float:

@@ -14,6 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from stocksync.datasets import FACT_DATASETS
+from stocksync.domain import DatasetName
 from stocksync.errors import InvalidRequest
 
 DATE = {
@@ -32,7 +34,7 @@ STRING_LIST = {
 }
 PERIODS = ("daily", "weekly", "monthly")
 KINDS = ("range", "all_history", "incremental")
-DATASETS = ("bars", "adj_factors", "valuations", "securities")
+DATASETS = (*(name.value for name in FACT_DATASETS), DatasetName.SECURITIES.value)
 MAX_DAYS_BACK = 3650
 
 RUN_REQUEST: dict[str, Any] = {

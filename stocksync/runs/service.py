@@ -12,10 +12,10 @@ import redis
 
 from stocksync.context import Context
 from stocksync.coordination import progress
-from stocksync.datasets import reference
+from stocksync.datasets import securities as reference
 from stocksync.datasets.bars import latest_bar_date, latest_bar_dates
 from stocksync.datasets.refresh import dates_by_period, ensure_securities, refresh_securities
-from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, Period, RunStatus
+from stocksync.domain import RUN_ACTIVE_STATUSES, DatasetName, ItemStatus, Period, RunStatus
 from stocksync.errors import InvalidRequest, NotFound, RunConflict
 from stocksync.runs import ledger, ledger_views
 from stocksync.runs.coverage import Coverage
@@ -23,8 +23,9 @@ from stocksync.runs.dispatch import Dispatcher
 from stocksync.runs.finalize import finalize_run
 from stocksync.runs.finished_work import finished_coverage
 from stocksync.runs.ledger import RunRecord
-from stocksync.runs.planning import Plan, covering_key, plan_run, planned_periods
+from stocksync.runs.planning import Plan, plan_run, planned_periods
 from stocksync.runs.spec import RunSpec, parse_run_request
+from stocksync.runs.units import symbols_scope
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +89,17 @@ def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
             latest = latest_bar_dates(conn, period.value, codes)
             starts[period] = {c: d + dt.timedelta(days=1) for c, d in latest.items()}
 
-    def coverage(period: Period) -> Coverage:
+    def coverage(period: Period, dataset: DatasetName) -> Coverage:
         return finished_coverage(
-            conn, period=period.value, datasets=sorted({spec.dataset_tag, "bars"}),
-            codes=spec.symbols, start=spec.start_date, end=spec.end_date,
+            conn, period=period, dataset=dataset, codes=spec.symbols, start=spec.start_date,
+            end=spec.end_date, scope=symbols_scope(spec.symbols),
         )  # fmt: skip
 
     return plan_run(
         spec,
         period_dates=period_dates,
         universe=universe,
-        source=usable[0],
+        sources=usable,
         parallelism=ctx.settings.worker_concurrency,
         stock_starts=starts,
         coverage=None if spec.force else coverage,
@@ -106,27 +107,37 @@ def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
 
 
 def done_unit_keys(conn: Any, spec: RunSpec, plan: Plan) -> set[str]:
-    """Keys of the plan's units that an earlier run finished (none when ``force``). A unit for
-    a subset of the datasets is done when the same unit with every dataset is."""
-    if spec.force:
-        return set()
-    keys = plan_keys(plan)
-    done = ledger.completed_unit_keys(conn, keys + [covering_key(k) for k in keys])
-    return {k for k in keys if k in done or covering_key(k) in done} | plan.covered
+    """Keys of the plan's units whose every dataset earlier runs stored (none when
+    ``force``)."""
+    return set() if spec.force else set(plan.covered)
 
 
 def preview_run(ctx: Context, spec: RunSpec) -> dict[str, Any]:
-    """What running ``spec`` would do: units, how many are already done, calls and an ETA."""
+    """What running ``spec`` would do: units, how many are already done, calls, an ETA, and
+    which requested datasets no configured source serves."""
     with ctx.engine.begin() as conn:
         plan = _plan(ctx, conn, spec)
         done = done_unit_keys(conn, spec, plan)
     return {
         "units": len(plan.units),
         "already_done": len(done),
-        "expected_calls": len(plan.units) - len(done),
-        "eta_s": round(plan.eta_s * (1 - len(done) / max(1, len(plan.units))), 1),
+        "expected_calls": plan.expected_calls,
+        "eta_s": round(plan.eta_s, 1),
         "shapes": {p.value: s.value for p, s in plan.shapes.items()},
+        "datasets": _planned_datasets(plan),
+        "unserved": plan.unserved,
     }
+
+
+def _planned_datasets(plan: Plan) -> dict[str, int]:
+    """How many units still fetch each dataset."""
+    counts: dict[str, int] = {}
+    for unit in plan.units:
+        if unit.unit_key in plan.covered:
+            continue
+        for name in unit.datasets:
+            counts[name.value] = counts.get(name.value, 0) + 1
+    return counts
 
 
 def plan_keys(plan: Plan) -> list[str]:
@@ -182,8 +193,8 @@ def create_run(
         total=len(plan.units),
         pending=len(pending),
         skipped=len(done),
-        expected_calls=len(pending),
-        eta_s=round(plan.eta_s * len(pending) / max(1, len(plan.units)), 1),
+        expected_calls=plan.expected_calls,
+        eta_s=round(plan.eta_s, 1),
     )
 
 

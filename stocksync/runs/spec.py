@@ -36,14 +36,6 @@ class RunSpec:
     days_back: int | None = None
     from_last_bar: bool = False
 
-    @property
-    def dataset_tag(self) -> str:
-        """What unit keys start with: ``bars`` for the default datasets, else their names."""
-        wanted = tuple(d for d in self.datasets if d != "securities")
-        if set(wanted) == set(DEFAULT_DATASETS):
-            return "bars"
-        return "+".join(sorted(wanted))
-
     def wants(self, dataset: str) -> bool:
         return dataset in self.datasets
 

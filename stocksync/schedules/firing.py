@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from stocksync.context import Context
-from stocksync.datasets import reference
+from stocksync.datasets import trade_calendar as reference
 from stocksync.datasets.refresh import ensure_calendar
 from stocksync.domain import Period, RunStatus
 from stocksync.errors import InvalidRequest, RunConflict, StocksyncError

@@ -19,6 +19,10 @@ from stocksync.sim.universe import build_universe
 from stocksync.sim.valuation import ValuationModel, factor_map
 
 
+class UnknownStock(KeyError):
+    """The simulated market has no such stock."""
+
+
 class SimMarket:
     """The simulated market for ``seed``: ``n_stocks`` stocks on every board, 2005-2026."""
 
@@ -143,7 +147,7 @@ class SimMarket:
         try:
             return self._universe.index[code]
         except KeyError:
-            raise KeyError(f"{code} is not a stock of the simulated market") from None
+            raise UnknownStock(f"{code} is not a stock of the simulated market") from None
 
     def _listed_span(self, row: int) -> tuple[int, int]:
         u = self._universe

@@ -1,22 +1,32 @@
 """The one contract every market-data source implements.
 
-A source says which shapes of request it can serve (the whole market for one trade date, or one
-stock over a date range) and for which periods, returns canonical rows (see
-:mod:`stocksync.domain`), and classifies each of its failures exactly once as one of the
-:class:`SourceError` subclasses below. Nothing outside a source inspects a source's own
-exception text.
+A source declares which datasets it serves (:attr:`Source.serves`), in which shapes (the whole
+market for one trade date, or one stock over a date range) and periods; returns canonical rows
+(see :mod:`stocksync.domain`); and classifies each of its failures exactly once as one of the
+:class:`SourceError` subclasses below. Every library call takes its quota through
+:func:`take_quota`, and every dataset fetch passes :meth:`Source.fetch`, which lets only
+SourceErrors out: anything else is a bug in the adapter (:class:`SourceBug`). Nothing outside
+a source inspects a source's own exception text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
+
+if TYPE_CHECKING:
+    from stocksync.datasets.base import Dataset
+
+log = logging.getLogger(__name__)
 
 
 class Shape(StrEnum):
@@ -68,6 +78,30 @@ class NoDataError(SourceError):
     """The source positively says it has no data for this request."""
 
 
+class SourceBug(SourceError):
+    """The adapter raised something that is not a SourceError: a bug, not a source failure.
+    The unit fails with this message and is not retried; the circuit breaker is not touched."""
+
+
+ALL_PERIODS = frozenset(Period)
+DAILY = frozenset({Period.DAILY})
+
+
+@dataclass(frozen=True)
+class Offer:
+    """How a source serves one dataset: in which ``shapes`` and ``periods``, and whether it
+    leaves suspended days out (``omits_suspended``) instead of reporting them."""
+
+    shapes: frozenset[Shape]
+    periods: frozenset[Period] = DAILY
+    omits_suspended: bool = False
+
+
+def catalogue(offers: Mapping[DatasetName, Offer]) -> Mapping[DatasetName, Offer]:
+    """A source's :attr:`Source.serves`, read-only."""
+    return MappingProxyType(dict(offers))
+
+
 @dataclass(frozen=True)
 class Availability:
     """Whether a source can be used right now, and if not, why (shown to users)."""
@@ -84,12 +118,81 @@ class CallQuota(Protocol):
         ...
 
 
+def take_quota(
+    quota: CallQuota, source: str, bucket: str, limit: int, what: str, inline_wait_s: float = 0.0
+) -> None:
+    """Take one call of ``bucket``'s per-minute ``limit`` from ``quota`` before a library call,
+    sleeping through waits up to ``inline_wait_s``; RateLimitedError with the wait otherwise.
+    Every source takes its quota here, once per request it sends."""
+    if limit <= 0:
+        return
+    give_up = time.monotonic() + inline_wait_s
+    while (wait := quota.acquire(bucket, limit)) > 0:
+        if time.monotonic() + wait > give_up:
+            raise RateLimitedError(
+                source, f"{what}: over {limit} calls per minute", wait_s=wait, bucket=bucket
+            )
+        time.sleep(wait)
+
+
 class Source(ABC):
-    """A market-data source. Instances are cheap to build and may hold a connection."""
+    """A market-data source. Instances are cheap to build and may hold a connection.
+
+    ``serves`` maps each fact dataset the source has to its :class:`Offer`; a dataset missing
+    from it is one the source does not serve (planning says so; it is never silently empty).
+    """
 
     name: str
-    shapes: frozenset[Shape]
-    periods: frozenset[Period]
+    serves: ClassVar[Mapping[DatasetName, Offer]]
+
+    @property
+    def shapes(self) -> frozenset[Shape]:
+        """The shapes in which the source serves bars."""
+        offer = self.serves.get(DatasetName.BARS)
+        return offer.shapes if offer else frozenset()
+
+    @property
+    def periods(self) -> frozenset[Period]:
+        """The periods of the bars the source serves."""
+        offer = self.serves.get(DatasetName.BARS)
+        return offer.periods if offer else frozenset()
+
+    def offers(self, dataset: DatasetName, shape: Shape, period: Period) -> bool:
+        """Whether the source serves ``dataset`` for ``period`` in ``shape``."""
+        offer = self.serves.get(dataset)
+        return offer is not None and shape in offer.shapes and period in offer.periods
+
+    def omits_suspended(self, dataset: DatasetName) -> bool:
+        """Whether the source leaves suspended days out of ``dataset``."""
+        offer = self.serves.get(dataset)
+        return offer is not None and offer.omits_suspended
+
+    def fetch(
+        self,
+        dataset: Dataset[Any],
+        period: Period,
+        *,
+        day: dt.date | None = None,
+        code: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> list[Any]:
+        """Rows of ``dataset``: the whole market on ``day``, or ``code`` over [start, end].
+
+        The gate between the adapter and the rest of stocksync: a SourceError passes as the
+        adapter classified it; any other exception is a bug in the adapter and becomes a
+        :class:`SourceBug` (its traceback logged here)."""
+        try:
+            if code is None:
+                assert day is not None
+                return dataset.fetch_market(self, period, day)
+            assert start is not None and end is not None
+            return dataset.fetch_stock(self, period, code, start, end)
+        except SourceError:
+            raise
+        except Exception as exc:
+            log.exception("%s: a bug while fetching %s", self.name, dataset.name)
+            raise SourceBug(self.name, f"bug: {type(exc).__name__}: {exc}") from exc
 
     @property
     def expected_latency_s(self) -> float:
@@ -102,7 +205,8 @@ class Source(ABC):
         return None
 
     def can_serve(self, shape: Shape, period: Period) -> bool:
-        return shape in self.shapes and period in self.periods
+        """Whether the source serves bars of ``period`` in ``shape``."""
+        return self.offers(DatasetName.BARS, shape, period)
 
     def covers(self, code: str) -> bool:
         """Whether the source has data for ``code`` at all (e.g. baostock has no BJ stocks)."""

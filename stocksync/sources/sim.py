@@ -13,16 +13,20 @@ from typing import TypeVar
 
 from stocksync.config import SimSettings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
 from stocksync.sim import SimMarket
+from stocksync.sim.market import UnknownStock
 from stocksync.sources.base import (
+    ALL_PERIODS,
     CallQuota,
     FatalSourceError,
     NoDataError,
-    RateLimitedError,
+    Offer,
     Shape,
     Source,
     TransientSourceError,
+    catalogue,
+    take_quota,
 )
 
 __all__ = ["CallQuota", "SimSource", "build_sim_source", "sim_market"]
@@ -44,8 +48,13 @@ class SimSource(Source):
     """
 
     name = "sim"
-    shapes = frozenset({Shape.MARKET_BY_DATE, Shape.STOCK_BY_RANGE})
-    periods = frozenset(Period)
+    serves = catalogue(
+        {
+            DatasetName.BARS: Offer(frozenset(Shape), ALL_PERIODS),
+            DatasetName.ADJ_FACTORS: Offer(frozenset(Shape)),
+            DatasetName.VALUATIONS: Offer(frozenset(Shape), omits_suspended=True),
+        }
+    )
 
     def __init__(
         self,
@@ -89,12 +98,7 @@ class SimSource(Source):
         """The gate every call goes through; see the class docstring."""
         if self._latency_s > 0:
             time.sleep(self._latency_s)
-        if self._limit:
-            wait = self._quota.acquire(self.name, self._limit)
-            if wait > 0:
-                raise RateLimitedError(
-                    self.name, f"over {self._limit} calls per minute", wait_s=wait
-                )
+        take_quota(self._quota, self.name, self.name, self._limit, what)
         if self._error_rate > 0:
             with self._random_lock:
                 failed = self._random.random() < self._error_rate
@@ -102,7 +106,7 @@ class SimSource(Source):
                 raise TransientSourceError(self.name, f"simulated failure of {what}")
         try:
             return fetch()
-        except KeyError as exc:
+        except UnknownStock as exc:
             raise NoDataError(self.name, str(exc.args[0]) if exc.args else what) from exc
         except ValueError as exc:
             raise FatalSourceError(self.name, str(exc)) from exc

@@ -131,7 +131,7 @@ sync_items = Table(
     Column("run_id", Integer, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
     Column("parent_id", BigInteger),  # a per-date unit split into per-stock units
     Column("unit_key", String(200), nullable=False),
-    Column("dataset", String(24), nullable=False),
+    Column("dataset", String(64), nullable=False),  # the unit's datasets, "bars+adj_factors"
     Column("period", String(8), nullable=False),
     Column("trade_date", Date),
     Column("code", String(12)),
@@ -151,6 +151,32 @@ sync_items = Table(
 Index("ix_sync_items_run_id_status", sync_items.c.run_id, sync_items.c.status)
 Index("ix_sync_items_unit_key_status", sync_items.c.unit_key, sync_items.c.status)
 
+# What each unit stored, per dataset: the ledger's proof. A unit is done for a dataset only when
+# its row here says "stored" (every expected row arrived); coverage and skips read this table.
+sync_item_datasets = Table(
+    "sync_item_datasets",
+    metadata,
+    Column(
+        "item_id",
+        BigInteger,
+        ForeignKey("sync_items.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("dataset", String(24), primary_key=True),
+    Column("status", String(16), nullable=False),  # stored / incomplete / failed
+    Column("source", String(16)),
+    Column("rows_received", Integer, nullable=False, server_default="0"),
+    Column("rows_written", Integer, nullable=False, server_default="0"),
+    Column("missing", Integer, nullable=False, server_default="0"),
+    Column("detail", Text),  # what is missing or why it failed, for people
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index(
+    "ix_sync_item_datasets_dataset_status",
+    sync_item_datasets.c.dataset,
+    sync_item_datasets.c.status,
+)
+
 quarantine = Table(
     "quarantine",
     metadata,
@@ -160,6 +186,7 @@ quarantine = Table(
     Column("source", String(16), nullable=False),
     Column("code", String(12), nullable=False),
     Column("period", String(8), nullable=False),
+    Column("dataset", String(24), nullable=False, server_default="bars"),
     Column("trade_date", Date, nullable=False),
     Column("reason", Text, nullable=False),
     Column("row", JSONB, nullable=False),

@@ -66,7 +66,7 @@ def test_dry_run_previews_the_plan(ctx, settings):
     result = stocksync(settings, "sync", "--start", "2025-03-03", "--end", "2025-03-05",
                        "--dry-run", "--json", timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert '"units": 3' in result.stdout and '"expected_calls": 3' in result.stdout
+    assert '"units": 3' in result.stdout and '"expected_calls": 9' in result.stdout  # 3 datasets
 
 
 def test_up_serves_the_api_with_workers_and_stops_cleanly_on_ctrl_c(ctx, settings):

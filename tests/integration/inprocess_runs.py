@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from stocksync.runs import service as runs
-from stocksync.runs.execution import run_unit
+from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.storage.schema import securities, sync_items
 
 
@@ -17,6 +17,16 @@ class Recorder:
 
     def dispatch(self, run_id, item_ids):
         self.sent.extend(item_ids)
+
+
+def run_through_retries(ctx, item_id, dispatcher=None, *, at_most=10):
+    """Run one unit as a worker would, retrying (without the wait) until it ends."""
+    for _ in range(at_most):
+        try:
+            return run_unit(ctx, item_id, dispatcher)
+        except RetryLater:
+            continue
+    raise AssertionError(f"unit {item_id} still retrying after {at_most} attempts")
 
 
 def run_to_end(ctx, body):

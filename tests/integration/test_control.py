@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from inprocess_runs import run_through_retries  # type: ignore[import-not-found]
 
 from stocksync.context import build_context
 from stocksync.errors import InvalidRequest, RunConflict
@@ -64,7 +65,7 @@ def test_retry_failed_gives_failed_units_a_fresh_budget(ctx, make_flaky):
     run_id, recorder = start(ctx, BODY | {"end_date": "2025-03-04"})
     broken = make_flaky(garbage_rate=1.0)
     for item in recorder.sent:
-        run_unit(broken, item)
+        run_through_retries(broken, item)
     assert runs.run_view(ctx, run_id)["status"] == "failed"
     again = Recorder()
     retried = control.retry_failed(ctx, run_id, again)
@@ -77,7 +78,7 @@ def test_retry_failed_gives_failed_units_a_fresh_budget(ctx, make_flaky):
 
 def test_reset_failed_does_not_run_anything(ctx, make_flaky):
     run_id, recorder = start(ctx, BODY | {"end_date": "2025-03-03"})
-    run_unit(make_flaky(garbage_rate=1.0), recorder.sent[0])
+    run_through_retries(make_flaky(garbage_rate=1.0), recorder.sent[0])
     assert control.reset_failed(ctx, run_id) == 1
     assert runs.run_view(ctx, run_id)["status"] == "failed"  # still finished: nothing queued
 

@@ -10,7 +10,7 @@ from inprocess_runs import oracle_codes, run_to_end, units  # type: ignore[impor
 from sqlalchemy import select, update
 
 from stocksync.runs import service as runs
-from stocksync.storage.schema import sync_items
+from stocksync.storage.schema import sync_item_datasets, sync_items
 
 
 def d(day: int) -> dt.date:
@@ -31,10 +31,14 @@ def test_units_shrink_to_the_gaps_and_the_covered_ones_are_skipped(ctx, oracle):
 
     market, _ = run_to_end(ctx, {"start_date": "2025-03-24", "end_date": "2025-03-26"})
     with ctx.engine.begin() as conn:  # one market-wide day failed in that run
+        failed = select(sync_items.c.id).where(
+            sync_items.c.run_id == market.run_id, sync_items.c.trade_date == d(25)
+        )
+        conn.execute(update(sync_items).where(sync_items.c.id.in_(failed)).values(status="failed"))
         conn.execute(
-            update(sync_items)
-            .where(sync_items.c.run_id == market.run_id, sync_items.c.trade_date == d(25))
-            .values(status="failed")
+            update(sync_item_datasets)
+            .where(sync_item_datasets.c.item_id.in_(failed))
+            .values(status="incomplete")
         )
     gap, _ = run_to_end(ctx, {**pair, "start_date": "2025-03-03", "end_date": "2025-03-26"})
     spans = {u.code: (u.start_date, u.end_date) for u in units(ctx, gap.run_id)}

@@ -9,8 +9,12 @@ A source's test module subclasses :class:`SourceContract` and provides three fix
 
 Class attributes tune the sample: ``CODES`` (canonical codes the source can serve), ``START`` /
 ``END``, ``TIMEOUT_S`` (the adapter's configured call timeout), ``COMPARED`` (the Bar fields the
-source provides and that must equal the truth exactly). ``expected_bars`` may be overridden for
-sources that omit suspended days.
+source provides and that must equal the truth exactly), ``BUG_TARGET`` (a parsing function of
+the adapter, patched to raise ``KeyError`` to prove the call gate turns a bug into
+:class:`SourceBug`). ``expected_bars`` may be overridden for sources that omit suspended days.
+
+Every dataset a source declares in ``serves`` is checked against the truth in every shape it
+declares; a dataset it does not declare must be refused, never answered empty.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from decimal import Decimal
 
 import pytest
 
-from stocksync.datasets.validation import validate_bars
-from stocksync.domain import Bar, Period
+from stocksync.datasets import FACT_DATASETS, dataset
+from stocksync.datasets.bars import validate_bars
+from stocksync.domain import Bar, DatasetName, Period
 from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,
     RateLimitedError,
     Shape,
+    SourceBug,
     SourceError,
     TransientSourceError,
 )
@@ -53,6 +59,7 @@ class SourceContract:
     UNKNOWN_CODE = "600999.SH"  # a well-formed code the fake server does not know
     COMPARED: tuple[str, ...] = CORE_FIELDS
     VALUATION_FIELDS: tuple[str, ...] = ("pe_ttm", "pb", "total_mv", "circ_mv")
+    BUG_TARGET: str = ""  # "module.attribute" of a parser the adapter calls on every bar reply
 
     # -- hooks ---------------------------------------------------------------------------
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
@@ -83,17 +90,28 @@ class SourceContract:
         assert self.view(got) == self.view(truth)
 
     def test_adjustment_factors_equal_the_truth(self, source, market):
-        for code in self.CODES:
-            try:
-                got = source.adj_factors(code, self.START, self.END)
-            except NotImplementedError:
-                pytest.skip(f"{source.name} has no adjustment factors")
-            truth = market.adj_factors(code, self.START, self.END)
-            got_days = {f.trade_date: round(f.factor, 6) for f in got}
-            truth_days = {f.trade_date: round(f.factor, 6) for f in truth}
-            # a source may omit suspended days; every factor it gives must be the truth's
-            assert got_days and set(got_days) <= set(truth_days)
-            assert {d: truth_days[d] for d in got_days} == got_days, code
+        offer = source.serves.get(DatasetName.ADJ_FACTORS)
+        if offer is None:
+            pytest.skip(f"{source.name} declares no adjustment factors (refusal tested below)")
+        factors = dataset(DatasetName.ADJ_FACTORS)
+        if Shape.STOCK_BY_RANGE in offer.shapes:
+            for code in self.CODES:
+                got = source.fetch(factors, Period.DAILY, code=code, start=self.START, end=self.END)
+                self._same_factors(got, market.adj_factors(code, self.START, self.END), offer)
+        if Shape.MARKET_BY_DATE in offer.shapes:
+            day = market.trading_days(self.START, self.END)[3]
+            got = source.fetch(factors, Period.DAILY, day=day)
+            self._same_factors(got, market.market_adj_factors(day), offer)
+
+    def _same_factors(self, got, truth, offer):
+        got_keys = {(f.code, f.trade_date): round(f.factor, 6) for f in got}
+        truth_keys = {(f.code, f.trade_date): round(f.factor, 6) for f in truth}
+        assert got_keys, "no factors at all"
+        if offer.omits_suspended:  # every factor it gives must be the truth's
+            assert set(got_keys) <= set(truth_keys)
+            assert {k: truth_keys[k] for k in got_keys} == got_keys
+        else:
+            assert got_keys == truth_keys
 
     def _valuation_view(self, items):
         return sorted(
@@ -102,21 +120,47 @@ class SourceContract:
         )
 
     def test_valuations_equal_the_truth(self, source, market):
-        try:
+        offer = source.serves.get(DatasetName.VALUATIONS)
+        if offer is None:
+            pytest.skip(f"{source.name} declares no valuations (refusal tested below)")
+        values = dataset(DatasetName.VALUATIONS)
+        if Shape.STOCK_BY_RANGE in offer.shapes:
             for code in self.CODES:
-                got = source.stock_valuations(code, self.START, self.END)
+                got = source.fetch(values, Period.DAILY, code=code, start=self.START, end=self.END)
                 truth = market.valuations_for_code(code, self.START, self.END)
                 assert truth and self._valuation_view(got) == self._valuation_view(truth), code
-        except NotImplementedError:
-            pass
-        if Shape.MARKET_BY_DATE in source.shapes:
+        if Shape.MARKET_BY_DATE in offer.shapes:
             day = market.trading_days(self.START, self.END)[3]
-            try:
-                got = source.market_valuations(day)
-            except NotImplementedError:
-                return
+            got = source.fetch(values, Period.DAILY, day=day)
             truth = market.valuations_for_date(day)
             assert self._valuation_view(got) == self._valuation_view(truth)
+
+    def test_a_dataset_it_does_not_declare_is_refused_not_answered_empty(self, source):
+        undeclared = [name for name in FACT_DATASETS if name not in source.serves]
+        for name in undeclared:
+            with pytest.raises(SourceBug, match="NotImplementedError"):
+                source.fetch(dataset(name), Period.DAILY, code=self.CODES[0], start=self.START,
+                             end=self.END)  # fmt: skip
+            with pytest.raises(SourceBug, match="NotImplementedError"):
+                source.fetch(dataset(name), Period.DAILY, day=self.END)
+
+    def test_declared_periods_and_shapes_fit_the_datasets(self, source):
+        for name, offer in source.serves.items():
+            assert offer.shapes and offer.periods <= dataset(name).periods, name
+
+    def test_a_bug_in_the_adapter_is_a_source_bug_not_a_source_failure(self, source, monkeypatch):
+        assert self.BUG_TARGET, "name a parser of the adapter in BUG_TARGET"
+
+        def broken(*args, **kwargs):
+            raise KeyError("deliberate")
+
+        monkeypatch.setattr(self.BUG_TARGET, broken)
+        bars = dataset(DatasetName.BARS)
+        with pytest.raises(SourceBug, match="KeyError"):
+            if Shape.STOCK_BY_RANGE in source.shapes:
+                source.fetch(bars, Period.DAILY, code=self.CODES[0], start=self.START, end=self.END)
+            else:
+                source.fetch(bars, Period.DAILY, day=self.END)
 
     def test_securities_and_calendar_come_from_the_source(self, source, market):
         codes = {s.code for s in source.securities()}

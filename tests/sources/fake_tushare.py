@@ -117,6 +117,7 @@ class FakeTushare:
         self.faults = Faults()
         self.per_minute_limit: int | None = None  # the server's own limit, None: unlimited
         self.unpublished: set[dt.date] = set()  # dates whose bars/factors are not out yet
+        self.withheld: set[str] = set()  # codes answered as an empty table (a lagging source)
         self.requests: list[tuple[float, str]] = []  # (time.time(), api_name) of every request
         self._accepted: collections.deque[float] = collections.deque()
         self._forced: collections.deque[tuple[int, str]] = collections.deque()
@@ -153,6 +154,7 @@ class FakeTushare:
         with self._lock:
             self.per_minute_limit = None
             self.unpublished.clear()
+            self.withheld.clear()
             self.requests.clear()
             self._accepted.clear()
             self._forced.clear()
@@ -203,6 +205,8 @@ class FakeTushare:
             return _error(-2001, "请指定正确的接口名")
         params = body.get("params") or {}
         rows, fields = handler(params)
+        if self.withheld and api_name != "stock_basic":  # an empty table (columns kept)
+            rows = [r for r in rows if r.get("ts_code") not in self.withheld]
         if faults.garbage and api_name in _PERIOD:
             rows = _garble(rows)
         elif faults.garbage and api_name == "daily_basic":

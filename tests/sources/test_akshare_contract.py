@@ -113,6 +113,7 @@ def source(routed: FakeEastmoney, faults: Faults) -> AkshareSource:
 
 
 class TestAkshareContract(SourceContract):
+    BUG_TARGET = "stocksync.sources.akshare.frames.bars"
     CODES = ("605685.SH", "688017.SH", "000945.SZ", "002766.SZ", "300002.SZ", "920047.BJ")
     START = START
     END = END

@@ -100,6 +100,7 @@ def source(server: FakeBaostockServer, faults: Faults) -> Iterator[BaostockSourc
 
 
 class TestBaostockContract(SourceContract):
+    BUG_TARGET = "stocksync.sources.baostock.rows.bar"
     CODES = CODES
     START, END = START, END
     TIMEOUT_S = TIMEOUT_S

@@ -62,6 +62,7 @@ def source(faults):
 
 
 class TestSimContract(SourceContract):
+    BUG_TARGET = "stocksync.sim.market.SimMarket.bars_for_code"
     CODES = ("605685.SH", "688017.SH", "000945.SZ", "002766.SZ", "300002.SZ", "920047.BJ")
     TIMEOUT_S = 1.0
     COMPARED = (*SourceContract.COMPARED, "turnover_pct", "trade_status", "is_st")

@@ -76,6 +76,7 @@ def source(fake, faults) -> TushareSource:
 
 
 class TestTushareContract(SourceContract):
+    BUG_TARGET = "stocksync.sources.tushare.rows.bars"
     CODES = (*EX_DATE_CODES, SUSPENDED_CODE, "688017.SH", "300002.SZ", "920047.BJ")
     START = START
     END = END

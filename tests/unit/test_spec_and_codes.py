@@ -176,10 +176,3 @@ def test_incremental_from_the_last_stored_bar_or_a_default_window():
 def test_the_seeds_source_field_names_are_accepted():
     assert parse({**RANGE, "preferred_sources": ["baostock"]}).sources == ("baostock",)
     assert parse({**RANGE, "data_sources": "baostock,sim"}).sources == ("baostock", "sim")
-
-
-def test_datasets_name_the_unit_keys():
-    assert parse(RANGE).dataset_tag == "bars"
-    assert parse({**RANGE, "datasets": ["valuations", "bars"]}).dataset_tag == "bars+valuations"
-    assert parse({**RANGE, "datasets": ["securities", "bars", "adj_factors", "valuations"]}
-                 ).dataset_tag == "bars"  # fmt: skip

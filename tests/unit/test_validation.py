@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from stocksync.datasets.validation import validate_bars
+from stocksync.datasets.bars import validate_bars
 from stocksync.domain import Bar, Period
 
 

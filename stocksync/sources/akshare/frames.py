@@ -47,6 +47,8 @@ def bar_dates(period: Period, start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    if name not in frame.columns:
+        raise ValueError(f"the reply has no column {name}")
     return list(frame[name].tolist())
 
 

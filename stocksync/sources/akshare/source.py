@@ -21,19 +21,23 @@ import requests
 from stocksync.codes import normalize_code
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, Period, Security
+from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security
 from stocksync.errors import InvalidRequest
 from stocksync.sources.akshare import frames
 from stocksync.sources.base import (
+    ALL_PERIODS,
     Availability,
     CallQuota,
     FatalSourceError,
     NoDataError,
+    Offer,
     RateLimitedError,
     Shape,
     Source,
     SourceError,
     TransientSourceError,
+    catalogue,
+    take_quota,
 )
 
 __all__ = ["AkshareSource", "build_akshare_source"]
@@ -61,11 +65,16 @@ def _akshare() -> Any:
 
 
 class AkshareSource(Source):
-    """eastmoney through akshare: one stock over a range, daily/weekly/monthly, with factors."""
+    """eastmoney through akshare: one stock over a range, daily/weekly/monthly, with factors
+    (eastmoney leaves suspended days out; it serves no valuations here)."""
 
     name = NAME
-    shapes = frozenset({Shape.STOCK_BY_RANGE})
-    periods = frozenset(Period)
+    serves = catalogue(
+        {
+            DatasetName.BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS, True),
+            DatasetName.ADJ_FACTORS: Offer(frozenset({Shape.STOCK_BY_RANGE}), omits_suspended=True),
+        }
+    )
 
     def __init__(
         self,
@@ -187,13 +196,7 @@ class AkshareSource(Source):
 
     def _admit(self, what: str) -> None:
         """Take one call from the quota, sleeping through a short wait."""
-        give_up = time.monotonic() + INLINE_WAIT_MAX_S
-        while (wait := self._quota.acquire(self.name, self._limit)) > 0:
-            if time.monotonic() + wait > give_up:
-                raise RateLimitedError(
-                    self.name, f"{what}: over {self._limit} calls per minute", wait_s=wait
-                )
-            time.sleep(wait)
+        take_quota(self._quota, self.name, self.name, self._limit, what, INLINE_WAIT_MAX_S)
 
     def _hist(
         self, code: str, period: Period, start: dt.date, end: dt.date, *, adjust: str
@@ -269,7 +272,7 @@ class AkshareSource(Source):
         """Run a frame conversion; a frame that does not convert is a malformed reply."""
         try:
             return convert()
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError) as exc:  # what the server's rows can cause; else a bug
             raise TransientSourceError(self.name, f"malformed rows: {exc!r}") from exc
 
     def _known_securities(self) -> dict[str, Security]:

@@ -21,7 +21,7 @@ from typing import Any
 from stocksync.codes import board_of, exchange_of
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
 from stocksync.sources.baostock import rows as wire
 from stocksync.sources.baostock.session import (
@@ -33,15 +33,19 @@ from stocksync.sources.baostock.session import (
     library,
 )
 from stocksync.sources.base import (
+    ALL_PERIODS,
     Availability,
     CallQuota,
     FatalSourceError,
     NoDataError,
+    Offer,
     RateLimitedError,
     Shape,
     Source,
     SourceError,
     TransientSourceError,
+    catalogue,
+    take_quota,
 )
 
 log = logging.getLogger(__name__)
@@ -70,8 +74,13 @@ class BaostockSource(Source):
     only), securities and the calendar."""
 
     name = NAME
-    shapes = frozenset({Shape.STOCK_BY_RANGE})
-    periods = frozenset(Period)
+    serves = catalogue(
+        {
+            DatasetName.BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
+            DatasetName.ADJ_FACTORS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.VALUATIONS: Offer(frozenset({Shape.STOCK_BY_RANGE}), omits_suspended=True),
+        }
+    )
 
     def __init__(
         self,
@@ -164,7 +173,7 @@ class BaostockSource(Source):
             raise NoDataError(NAME, f"no {period} bars of {canonical} from {start} to {end}")
         try:
             return [wire.bar(canonical, period, r) for r in rows]
-        except (KeyError, ValueError, ArithmeticError) as exc:
+        except (ValueError, ArithmeticError) as exc:
             raise TransientSourceError(
                 NAME, f"unreadable {period} bar of {canonical}: {exc!r}"
             ) from exc
@@ -206,7 +215,7 @@ class BaostockSource(Source):
             return [
                 wire.valuation(canonical, r) for r in rows if int(r.get("tradestatus") or 1) != 0
             ]
-        except (KeyError, ValueError) as exc:
+        except ValueError as exc:
             raise TransientSourceError(
                 NAME, f"unreadable valuation of {canonical}: {exc!r}"
             ) from exc
@@ -241,6 +250,9 @@ class BaostockSource(Source):
                 frequency=_FREQUENCY[period], adjustflag=adjustflag,
             ),
         )  # fmt: skip
+        if rows and not set(fields.split(",")) <= rows[0].keys():
+            missing = ", ".join(sorted(set(fields.split(",")) - rows[0].keys()))
+            raise TransientSourceError(NAME, f"malformed reply for {canonical}: no {missing}")
         first, last = start.isoformat(), end.isoformat()
         if any(r.get("code") != bs_code or not first <= r.get("date", "") <= last for r in rows):
             # the reply belongs to another request: never store it; start a new session
@@ -262,10 +274,7 @@ class BaostockSource(Source):
         lib = library()
         if (blocked := self._blocked_s()) > 0:
             raise RateLimitedError(NAME, f"{what}: blacklisted by the server", wait_s=blocked)
-        if self._limit > 0:
-            wait = self._quota.acquire(NAME, self._limit)
-            if wait > 0:
-                raise RateLimitedError(NAME, f"over {self._limit} calls per minute", wait_s=wait)
+        take_quota(self._quota, NAME, NAME, self._limit, what)
         with SESSION.lock:
             for attempt in (1, 2):
                 self._login(self.timeout_s)

@@ -24,6 +24,7 @@ from stocksync.sources.base import (
     RateLimitedError,
     SourceError,
     TransientSourceError,
+    take_quota,
 )
 
 log = logging.getLogger(__name__)
@@ -152,13 +153,7 @@ class TushareClient:
         self, api_name: str, fields: Sequence[str], *, timeout_s: float | None = None, **params: Any
     ) -> Any:
         """One call of ``api_name``: a DataFrame holding ``fields``, or a SourceError."""
-        limit = self.limit_for(api_name)
-        if limit:
-            wait = self._quota.acquire(bucket(api_name), limit)
-            if wait > 0:
-                raise RateLimitedError(
-                    SOURCE, f"{api_name}: over {limit} calls per minute", wait_s=wait
-                )
+        take_quota(self._quota, SOURCE, bucket(api_name), self.limit_for(api_name) or 0, api_name)
         timeout = timeout_s or self.timeout_s
         api = self._api(timeout)
         failure: SourceError | None = None

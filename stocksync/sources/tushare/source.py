@@ -9,17 +9,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from stocksync.config import Settings
-from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
 from stocksync.sources.base import (
+    ALL_PERIODS,
     Availability,
     CallQuota,
     FatalSourceError,
     NoDataError,
+    Offer,
     RateLimitedError,
     Shape,
     Source,
     SourceError,
     TransientSourceError,
+    catalogue,
 )
 from stocksync.sources.tushare import rows
 from stocksync.sources.tushare.client import BEIJING, PAGE_ROWS, Library, TushareClient
@@ -56,8 +59,13 @@ class TushareSource(Source):
     """
 
     name = "tushare"
-    shapes = frozenset({Shape.MARKET_BY_DATE, Shape.STOCK_BY_RANGE})
-    periods = frozenset(Period)
+    serves = catalogue(
+        {
+            DatasetName.BARS: Offer(frozenset(Shape), ALL_PERIODS, omits_suspended=True),
+            DatasetName.ADJ_FACTORS: Offer(frozenset(Shape)),
+            DatasetName.VALUATIONS: Offer(frozenset(Shape), omits_suspended=True),
+        }
+    )
 
     def __init__(
         self,

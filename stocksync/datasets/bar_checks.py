@@ -1,27 +1,12 @@
-"""Per-row sanity checks. A row that fails is reported with its reason and never stored."""
+"""Per-bar sanity checks. A bar that fails is reported with its reason and never stored."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from stocksync.domain import Bar
 
 VWAP_TOLERANCE = 0.02  # amount / volume may sit 2 % outside [low, high] (rounding, odd lots)
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedRow:
-    """A row that failed validation, and why."""
-
-    code: str
-    trade_date: str
-    reason: str
-    bar: Bar | None = None
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.trade_date}: {self.reason}"
 
 
 def _bad_number(value: float | None) -> bool:
@@ -61,21 +46,3 @@ def row_problem(bar: Bar) -> str | None:
         if value is not None and isinstance(value, float) and not math.isfinite(value):
             return f"{name} is not a number"
     return None
-
-
-def validate_bars(bars: Iterable[Bar]) -> tuple[list[Bar], list[RejectedRow]]:
-    """Split ``bars`` into sound rows and rejected ones; a repeated key is rejected too."""
-    good: list[Bar] = []
-    rejected: list[RejectedRow] = []
-    seen: set[tuple[str, str, object]] = set()
-    for bar in bars:
-        problem = row_problem(bar)
-        key = (bar.code, bar.period.value, bar.trade_date)
-        if problem is None and key in seen:
-            problem = "duplicate row for this code, period and date"
-        if problem is not None:
-            rejected.append(RejectedRow(bar.code, bar.trade_date.isoformat(), problem, bar))
-            continue
-        seen.add(key)
-        good.append(bar)
-    return good, rejected

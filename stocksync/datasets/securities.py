@@ -1,4 +1,5 @@
-"""Reference data: the securities list and the trading calendar, stored from a source."""
+"""Reference dataset ``securities``: every stock a source lists, listed or delisted, with its
+exchange, board and listing dates (refreshed from the sources, see :mod:`.refresh`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from stocksync.domain import Board, Exchange, Security
-from stocksync.storage.schema import securities, trade_calendar
-
-CALENDAR_EXCHANGE = "SSE"  # one A-share calendar: SH, SZ and BJ open on the same days
+from stocksync.storage.schema import securities
 
 
 def upsert_securities(conn: Connection, items: Iterable[Security], *, source: str) -> int:
@@ -67,44 +66,21 @@ def count_securities(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(securities)).scalar_one())
 
 
-def store_trading_days(
-    conn: Connection, start: dt.date, end: dt.date, open_days: Iterable[dt.date]
-) -> None:
-    """Record every calendar day in [start, end] as open or closed."""
-    opened = set(open_days)
-    rows = []
-    day = start
-    while day <= end:
-        rows.append({"exchange": CALENDAR_EXCHANGE, "cal_date": day, "is_open": day in opened})
-        day += dt.timedelta(days=1)
-    if not rows:
-        return
-    stmt = insert(trade_calendar)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[trade_calendar.c.exchange, trade_calendar.c.cal_date],
-        set_={"is_open": stmt.excluded.is_open},
-    )
-    conn.execute(stmt, rows)
-
-
-def stored_calendar_days(conn: Connection, start: dt.date, end: dt.date) -> int:
-    """How many calendar days in [start, end] the stored calendar knows about."""
-    query = select(func.count()).where(
-        trade_calendar.c.exchange == CALENDAR_EXCHANGE,
-        trade_calendar.c.cal_date.between(start, end),
-    )
-    return int(conn.execute(query).scalar_one())
-
-
-def load_trading_days(conn: Connection, start: dt.date, end: dt.date) -> list[dt.date]:
-    """Open days in [start, end] from the stored calendar, ascending."""
+def codes_listed_on(conn: Connection, day: dt.date, symbols: Sequence[str] | None) -> list[str]:
+    """Stored securities listed on ``day`` (limited to ``symbols`` when given), by code."""
     query = (
-        select(trade_calendar.c.cal_date)
+        select(securities.c.code)
         .where(
-            trade_calendar.c.exchange == CALENDAR_EXCHANGE,
-            trade_calendar.c.cal_date.between(start, end),
-            trade_calendar.c.is_open.is_(True),
+            securities.c.list_date <= day,
+            (securities.c.delist_date.is_(None)) | (securities.c.delist_date > day),
         )
-        .order_by(trade_calendar.c.cal_date)
+        .order_by(securities.c.code)
     )
+    if symbols is not None:
+        query = query.where(securities.c.code.in_(list(symbols)))
     return list(conn.execute(query).scalars())
+
+
+def known_codes(conn: Connection) -> frozenset[str]:
+    """Every stored code, listed or delisted."""
+    return frozenset(conn.execute(select(securities.c.code)).scalars())
