@@ -35,17 +35,10 @@ def _int_arg(name: str, default: int, *, maximum: int | None = None) -> int:
 def create_run() -> ResponseReturnValue:
     ctx = app_context()
     spec = runs.parse_spec(ctx, json_body())
-    created = runs.create_run(ctx, spec, dispatcher())
-    link = url_for("runs.show_run", run_id=created.run_id)
-    body = {
-        "run_id": created.run_id,
-        "link": link,
-        "total": created.total,
-        "pending": created.pending,
-        "skipped": created.skipped,
-        "expected_calls": created.expected_calls,
-        "eta_s": created.eta_s,
-    }
+    run_id = runs.start_run(ctx, spec)  # asks no source: planning is the worker's
+    dispatcher().plan(run_id)
+    link = url_for("runs.show_run", run_id=run_id)
+    body = {"run_id": run_id, "link": link, "status": "planning"}
     return jsonify(body), 202, {"Location": link}
 
 

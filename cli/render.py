@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-ACTIVE = ("pending", "running", "paused")
+ACTIVE = ("planning", "pending", "running", "paused")
 
 
 class WorkersGone(RuntimeError):

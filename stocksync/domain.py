@@ -54,6 +54,7 @@ ITEM_DONE_STATUSES = frozenset({ItemStatus.SUCCESS, ItemStatus.FAILED, ItemStatu
 class RunStatus(StrEnum):
     """Status of a run (``sync_runs``)."""
 
+    PLANNING = "planning"  # recorded and locked; its units are being planned (no source yet)
     PENDING = "pending"
     RUNNING = "running"
     PAUSED = "paused"
@@ -64,7 +65,9 @@ class RunStatus(StrEnum):
     SKIPPED = "skipped"  # a scheduled run that did not start (another run active, holiday…)
 
 
-RUN_ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED})
+RUN_ACTIVE_STATUSES = frozenset(
+    {RunStatus.PLANNING, RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED}
+)
 
 
 @dataclass(slots=True)

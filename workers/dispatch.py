@@ -13,6 +13,9 @@ class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
+    def plan(self, run_id: int) -> None:
+        self.app.send_task("stocksync.plan_run", args=(run_id,))
+
     def dispatch(self, run_id: int, item_ids: Sequence[int]) -> None:
         with self.app.producer_or_acquire() as producer:
             for item_id in item_ids:

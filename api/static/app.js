@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = "stocksync.apiToken";
 const POLL_MS = 2000;
-const ACTIVE = new Set(["pending", "running", "paused"]);
+const ACTIVE = new Set(["planning", "pending", "running", "paused"]);
 const $ = (selector) => document.querySelector(selector);
 
 // ---- helpers -------------------------------------------------------------------------------

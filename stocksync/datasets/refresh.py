@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from stocksync.calendar import calendar_horizon, period_end_dates, xshg_trading_days
 from stocksync.datasets import securities as stored_securities
 from stocksync.datasets import trade_calendar as stored_calendar
-from stocksync.domain import Period, Security
+from stocksync.domain import Period
 from stocksync.errors import InvalidRequest, ServiceUnavailable
 from stocksync.sources.base import RateLimitedError, Source, SourceError, TransientSourceError
 
@@ -52,30 +52,31 @@ def _first_answer(sources: Sequence[Source], what: str, fetch: Callable[[Source]
     )
 
 
-def ensure_securities(conn: Connection, sources: Sequence[Source]) -> None:
+def ensure_securities(engine: Engine, sources: Sequence[Source]) -> None:
     """Fill the securities table from the first source that answers, when it is empty."""
-    if stored_securities.count_securities(conn) == 0:
-        listing: tuple[str, list[Security]] = _first_answer(
-            sources, "the securities list", lambda s: (s.name, s.securities())
-        )
-        stored_securities.upsert_securities(conn, listing[1], source=listing[0])
+    with engine.connect() as conn:
+        if stored_securities.count_securities(conn) > 0:
+            return
+    refresh_securities(engine, sources)
 
 
-def refresh_securities(conn: Connection, sources: Sequence[Source]) -> int:
-    """Fetch the securities list again from the first source that answers; returns its size."""
+def refresh_securities(engine: Engine, sources: Sequence[Source]) -> int:
+    """Fetch the securities list again from the first source that answers (no transaction is
+    open while the sources are asked); returns its size."""
     name, listing = _first_answer(
         sources, "the securities list", lambda s: (s.name, s.securities())
     )
-    stored_securities.upsert_securities(conn, listing, source=name)
+    with engine.begin() as conn:
+        stored_securities.upsert_securities(conn, listing, source=name)
     return len(listing)
 
 
 def ensure_calendar(
-    conn: Connection, sources: Sequence[Source], start: dt.date, end: dt.date
+    engine: Engine, sources: Sequence[Source], start: dt.date, end: dt.date
 ) -> None:
-    """Make sure the stored calendar covers [start, end]: from a source, else offline XSHG."""
-    wanted = (end - start).days + 1
-    if stored_calendar.stored_calendar_days(conn, start, end) >= wanted:
+    """Make sure the stored calendar covers [start, end]: from a source, else offline XSHG
+    (no transaction is open while the sources are asked)."""
+    if _calendar_known(engine, start, end):
         return
     try:
         days = _first_answer(sources, "the trading calendar", lambda s: s.trading_days(start, end))
@@ -85,26 +86,43 @@ def ensure_calendar(
             days = xshg_trading_days(start, end)
         except ValueError as fallback:
             raise InvalidRequest(f"{exc}; and {fallback}", field="end_date") from fallback
-    stored_calendar.store_trading_days(conn, start, end, days)
+    with engine.begin() as conn:
+        stored_calendar.store_trading_days(conn, start, end, days)
 
 
-def dates_by_period(
-    conn: Connection,
+def _calendar_known(engine: Engine, start: dt.date, end: dt.date) -> bool:
+    with engine.connect() as conn:
+        return stored_calendar.stored_calendar_days(conn, start, end) >= (end - start).days + 1
+
+
+def ensure_calendars(
+    engine: Engine,
     sources: Sequence[Source],
     periods: tuple[Period, ...],
     start: dt.date,
     end: dt.date,
-) -> dict[Period, list[dt.date]]:
-    """The trade dates each period's bars carry within [start, end]."""
-    ensure_calendar(conn, sources, start, end)
-    last = end
+) -> None:
+    """The calendar over [start, end], and for weekly/monthly periods past ``end`` (best
+    effort) to learn whether the last week or month is over."""
+    ensure_calendar(engine, sources, start, end)
     if any(p is not Period.DAILY for p in periods):
-        # Past `end` only to learn whether the last week/month is over; best effort.
-        horizon = calendar_horizon(end)
         try:
-            ensure_calendar(conn, sources, end + dt.timedelta(days=1), horizon)
-            last = horizon
+            ensure_calendar(engine, sources, end + dt.timedelta(days=1), calendar_horizon(end))
         except (InvalidRequest, ServiceUnavailable):
             log.info("calendar unknown past %s; the last period counts as finished", end)
+
+
+def dates_by_period(
+    conn: Connection, periods: tuple[Period, ...], start: dt.date, end: dt.date
+) -> dict[Period, list[dt.date]]:
+    """The trade dates each period's bars carry within [start, end], from the stored calendar
+    (see :func:`ensure_calendars`); a last week or month whose end the stored calendar does not
+    reach counts as finished."""
+    last = end
+    if any(p is not Period.DAILY for p in periods):
+        horizon = calendar_horizon(end)
+        after = end + dt.timedelta(days=1)
+        if stored_calendar.stored_calendar_days(conn, after, horizon) >= (horizon - end).days:
+            last = horizon
     days = stored_calendar.load_trading_days(conn, start, last)
     return {p: period_end_dates(days, p, start, end) for p in periods}

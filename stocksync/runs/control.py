@@ -40,6 +40,11 @@ def _restart(
     ctx: Context, run: RunRecord, dispatcher: Dispatcher, *, retry_failed: bool, message: str
 ) -> dict[str, Any]:
     fence = _take_lock(ctx, run)
+    if run.status is RunStatus.PLANNING:  # its planner died: plan it again
+        with ctx.engine.begin() as conn:
+            ledger.update_run(conn, run.id, fence_value=fence, message="planning again")
+        dispatcher.plan(run.id)
+        return {"run_id": run.id, "requeued": 0, "reset_failed": 0, "run": run_view(ctx, run.id)}
     try:
         with ctx.engine.begin() as conn:
             reset = ledger.reset_failed_items(conn, run.id) if retry_failed else 0
@@ -140,7 +145,9 @@ def recover_stale_runs(ctx: Context, dispatcher: Dispatcher) -> list[int]:
     if ctx.lock.holder() is not None:
         return []  # a live run holds the lock
     with ctx.engine.connect() as conn:
-        stale = ledger.runs_with_status(conn, (RunStatus.PENDING, RunStatus.RUNNING))
+        stale = ledger.runs_with_status(
+            conn, (RunStatus.PLANNING, RunStatus.PENDING, RunStatus.RUNNING)
+        )
     for run in stale[:1]:  # one active run at a time: the newest one
         try:
             resume(ctx, run.id, dispatcher)

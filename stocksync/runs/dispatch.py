@@ -11,3 +11,6 @@ class Dispatcher(Protocol):
 
     def dispatch(self, run_id: int, item_ids: Sequence[int]) -> None:
         """Enqueue one task per item id. Called only after the items are committed."""
+
+    def plan(self, run_id: int) -> None:
+        """Enqueue the planning of a run recorded as ``planning``."""

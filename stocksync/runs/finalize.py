@@ -20,6 +20,8 @@ def finalize_run(ctx: Context, run_id: int) -> RunStatus | None:
         run = ledger.get_run(conn, run_id)
         if run is None or run.status not in RUN_ACTIVE_STATUSES:
             return None
+        if run.status is RunStatus.PLANNING:  # its units are not written yet
+            return None
         counts = ledger.item_status_counts(conn, run_id)
         if counts[ItemStatus.PENDING] or counts[ItemStatus.RUNNING]:
             return None

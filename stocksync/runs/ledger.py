@@ -235,8 +235,10 @@ def reset_failed_items(conn: Connection, run_id: int) -> int:
     return int(result.rowcount)
 
 
-def get_run(conn: Connection, run_id: int) -> RunRecord | None:
-    row = conn.execute(select(sync_runs).where(sync_runs.c.id == run_id)).first()
+def get_run(conn: Connection, run_id: int, *, for_update: bool = False) -> RunRecord | None:
+    """The run, or None; ``for_update`` locks its row until the transaction ends."""
+    query = select(sync_runs).where(sync_runs.c.id == run_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return RunRecord.from_row(row) if row else None
 
 
@@ -255,12 +257,14 @@ def get_item(conn: Connection, item_id: int) -> ItemRecord | None:
     return ItemRecord.from_row(row) if row else None
 
 
-def claim_item(conn: Connection, item_id: int) -> ItemRecord | None:
-    """Mark a pending (or abandoned running) item running and count the attempt.
+def claim_item(conn: Connection, item_id: int, *, count_attempt: bool = True) -> ItemRecord | None:
+    """Mark a pending (or abandoned running) item running and count the attempt (unless
+    ``count_attempt`` is false: an earlier claim's attempt was spent by an outage, not the unit).
 
     Returns None when the item is already finished, so a redelivered message does nothing.
     """
     now = dt.datetime.now(dt.UTC)
+    attempts = sync_items.c.attempts + 1 if count_attempt else sync_items.c.attempts
     row = conn.execute(
         update(sync_items)
         .where(
@@ -269,7 +273,7 @@ def claim_item(conn: Connection, item_id: int) -> ItemRecord | None:
         )
         .values(
             status=ItemStatus.RUNNING.value,
-            attempts=sync_items.c.attempts + 1,
+            attempts=attempts,
             started_at=now,
             updated_at=now,
         )

@@ -1,43 +1,37 @@
-"""Run services: create a run (validate → plan → lock → ledger → dispatch) and report on runs."""
+"""Run services: parse a request, create a run (see :mod:`stocksync.runs.creation`), and
+report on runs."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from stocksync.context import Context
 from stocksync.coordination import progress
-from stocksync.datasets import securities as reference
 from stocksync.datasets.bars import latest_bar_date, latest_bar_dates
-from stocksync.datasets.refresh import dates_by_period, ensure_securities, refresh_securities
-from stocksync.domain import RUN_ACTIVE_STATUSES, DatasetName, ItemStatus, Period, RunStatus
-from stocksync.errors import InvalidRequest, NotFound, RunConflict
+from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, Period
+from stocksync.errors import InvalidRequest, NotFound
 from stocksync.runs import ledger, ledger_views
-from stocksync.runs.coverage import Coverage
-from stocksync.runs.dispatch import Dispatcher
-from stocksync.runs.finalize import finalize_run
-from stocksync.runs.finished_work import finished_coverage
+from stocksync.runs.creation import (
+    CreatedRun,
+    create_run,
+    plan_started_run,
+    preview_run,
+    start_run,
+)
 from stocksync.runs.ledger import RunRecord
-from stocksync.runs.planning import Plan, plan_run, planned_periods
 from stocksync.runs.spec import RunSpec, parse_run_request
-from stocksync.runs.units import symbols_scope
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class CreatedRun:
-    run_id: int
-    total: int
-    pending: int
-    skipped: int
-    expected_calls: int
-    eta_s: float
+__all__ = [
+    "CreatedRun", "create_run", "get_run", "list_items", "list_runs", "parse_spec",
+    "plan_started_run", "preview_run", "run_view", "start_run",
+]  # fmt: skip
 
 
 def parse_spec(ctx: Context, body: object) -> RunSpec:
@@ -63,138 +57,6 @@ def parse_spec(ctx: Context, body: object) -> RunSpec:
         max_range_days=ctx.settings.max_range_days,
         latest_stored=latest_stored,
         incremental_default_days=ctx.settings.incremental_default_days,
-    )
-
-
-def _plan(ctx: Context, conn: Any, spec: RunSpec) -> Plan:
-    sources = [ctx.sources.get(name) for name in spec.sources]
-    usable = [s for s in sources if not ctx.breaker.is_open(s.name)] or sources
-    if spec.wants("securities"):
-        refresh_securities(conn, usable)
-    ensure_securities(conn, usable)
-    if spec.symbols is not None:
-        universe = reference.load_securities(conn, spec.symbols)
-        missing = sorted(set(spec.symbols) - {s.code for s in universe})
-        if missing:
-            shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
-            raise InvalidRequest(f"unknown stock code(s): {shown}", field="symbols")
-    else:
-        universe = reference.load_securities(conn)
-    periods = planned_periods(spec)
-    period_dates = dates_by_period(conn, usable, periods, spec.start_date, spec.end_date)
-    starts: dict[Period, dict[str, dt.date]] = {}
-    if spec.from_last_bar:
-        codes = spec.symbols
-        for period in periods:
-            latest = latest_bar_dates(conn, period.value, codes)
-            starts[period] = {c: d + dt.timedelta(days=1) for c, d in latest.items()}
-
-    def coverage(period: Period, dataset: DatasetName) -> Coverage:
-        return finished_coverage(
-            conn, period=period, dataset=dataset, codes=spec.symbols, start=spec.start_date,
-            end=spec.end_date, scope=symbols_scope(spec.symbols),
-        )  # fmt: skip
-
-    return plan_run(
-        spec,
-        period_dates=period_dates,
-        universe=universe,
-        sources=usable,
-        parallelism=ctx.settings.worker_concurrency,
-        stock_starts=starts,
-        coverage=None if spec.force else coverage,
-    )
-
-
-def done_unit_keys(conn: Any, spec: RunSpec, plan: Plan) -> set[str]:
-    """Keys of the plan's units whose every dataset earlier runs stored (none when
-    ``force``)."""
-    return set() if spec.force else set(plan.covered)
-
-
-def preview_run(ctx: Context, spec: RunSpec) -> dict[str, Any]:
-    """What running ``spec`` would do: units, how many are already done, calls, an ETA, and
-    which requested datasets no configured source serves."""
-    with ctx.engine.begin() as conn:
-        plan = _plan(ctx, conn, spec)
-        done = done_unit_keys(conn, spec, plan)
-    return {
-        "units": len(plan.units),
-        "already_done": len(done),
-        "expected_calls": plan.expected_calls,
-        "eta_s": round(plan.eta_s, 1),
-        "shapes": {p.value: s.value for p, s in plan.shapes.items()},
-        "datasets": _planned_datasets(plan),
-        "unserved": plan.unserved,
-    }
-
-
-def _planned_datasets(plan: Plan) -> dict[str, int]:
-    """How many units still fetch each dataset."""
-    counts: dict[str, int] = {}
-    for unit in plan.units:
-        if unit.unit_key in plan.covered:
-            continue
-        for name in unit.datasets:
-            counts[name.value] = counts.get(name.value, 0) + 1
-    return counts
-
-
-def plan_keys(plan: Plan) -> list[str]:
-    return [u.unit_key for u in plan.units]
-
-
-def create_run(
-    ctx: Context, spec: RunSpec, dispatcher: Dispatcher, *, trigger: str = "api"
-) -> CreatedRun:
-    """Plan ``spec``, take the active-run lock, record the run and its items, and dispatch the
-    pending ones. Raises RunConflict when another run is active, InvalidRequest for bad input.
-    ``trigger`` records what started the run ("api", "cli", "schedule:daily")."""
-    with ctx.engine.begin() as conn:
-        plan = _plan(ctx, conn, spec)
-        if not plan.units and spec.kind == "range" and planned_periods(spec):
-            raise InvalidRequest(
-                f"nothing to sync: no trading days between {spec.start_date} and {spec.end_date}"
-                " for the requested periods",
-                field="start_date",
-            )
-        done = done_unit_keys(conn, spec, plan)
-        fence = ctx.lock.next_fence(floor=ledger.max_fence(conn))
-        run_id = ledger.insert_run(
-            conn, spec, status=RunStatus.PENDING, fence=fence, message="planned", trigger=trigger
-        )
-        if not ctx.lock.acquire(run_id, fence):
-            holder = ctx.lock.holder()
-            raise RunConflict(holder.run_id if holder else None)
-        try:
-            ledger.insert_items(conn, run_id, plan.units, done)
-            ledger.update_run(conn, run_id, total=len(plan.units), skipped_count=len(done))
-        except BaseException:
-            ctx.lock.release(run_id, fence)
-            raise
-    # Committed: now the counters, then the queue (never enqueue before the commit).
-    progress.initialise(ctx.redis, run_id, total=len(plan.units), skipped=len(done))
-    with ctx.engine.begin() as conn:
-        pending = ledger.pending_item_ids(conn, run_id)
-        ledger.update_run(
-            conn,
-            run_id,
-            fence=fence,
-            status=RunStatus.RUNNING.value,
-            started_at=dt.datetime.now(dt.UTC),
-            message=f"{len(pending)} units queued, {len(done)} already synced",
-        )
-    if pending:
-        dispatcher.dispatch(run_id, pending)
-    else:
-        finalize_run(ctx, run_id)
-    return CreatedRun(
-        run_id=run_id,
-        total=len(plan.units),
-        pending=len(pending),
-        skipped=len(done),
-        expected_calls=plan.expected_calls,
-        eta_s=round(plan.eta_s, 1),
     )
 
 

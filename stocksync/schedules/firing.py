@@ -106,8 +106,8 @@ def _fire(
 
 def _is_trading_day(ctx: Context, spec: RunSpec, day: dt.date) -> bool:
     sources = [ctx.sources.get(name) for name in spec.sources]
-    with ctx.engine.begin() as conn:
-        ensure_calendar(conn, sources, day, day)
+    ensure_calendar(ctx.engine, sources, day, day)
+    with ctx.engine.connect() as conn:
         return bool(reference.load_trading_days(conn, day, day))
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from stocksync.errors import StocksyncError
 from stocksync.runs import service as runs
 from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.storage.schema import securities, sync_items
@@ -17,6 +18,24 @@ class Recorder:
 
     def dispatch(self, run_id, item_ids):
         self.sent.extend(item_ids)
+
+
+class PlanHere:
+    """A dispatcher that plans a run at once in this process — the work of the
+    ``stocksync.plan_run`` task — and hands its units to ``units`` (real messages, or a
+    recorder)."""
+
+    def __init__(self, ctx, units) -> None:
+        self.ctx, self.units = ctx, units
+
+    def plan(self, run_id):
+        try:
+            runs.plan_started_run(self.ctx, run_id, self)
+        except StocksyncError:
+            pass  # recorded on the run, as the task does
+
+    def dispatch(self, run_id, item_ids):
+        self.units.dispatch(run_id, item_ids)
 
 
 def run_through_retries(ctx, item_id, dispatcher=None, *, at_most=10):

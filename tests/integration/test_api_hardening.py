@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 from celery import Celery
+from inprocess_runs import PlanHere  # type: ignore[import-not-found]
 from werkzeug.serving import make_server
 
 from api import create_app
@@ -32,7 +33,7 @@ def make_app(ctx, settings, **config):
     return create_app(
         {
             "CONTEXT_FACTORY": lambda: ctx,
-            "DISPATCHER_FACTORY": lambda: CeleryDispatcher(broker),
+            "DISPATCHER_FACTORY": lambda: PlanHere(ctx, CeleryDispatcher(broker)),
             **config,
         }
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from inprocess_runs import PlanHere  # type: ignore[import-not-found]
 
 from api import create_app
 from cli.safety import exposure_problem, is_loopback
@@ -28,7 +29,7 @@ def make_client(ctx, settings, token):
     app = create_app(
         {
             "CONTEXT_FACTORY": lambda: ctx,
-            "DISPATCHER_FACTORY": lambda: CeleryDispatcher(broker),
+            "DISPATCHER_FACTORY": lambda: PlanHere(ctx, CeleryDispatcher(broker)),
             "API_TOKEN": token,
         }
     )

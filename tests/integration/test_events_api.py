@@ -7,6 +7,7 @@ import json
 
 import pytest
 from celery import Celery
+from inprocess_runs import PlanHere  # type: ignore[import-not-found]
 
 from api import create_app
 from workers.dispatch import CeleryDispatcher
@@ -21,7 +22,7 @@ def client(ctx, settings):
     app = create_app(
         {
             "CONTEXT_FACTORY": lambda: ctx,
-            "DISPATCHER_FACTORY": lambda: CeleryDispatcher(broker),
+            "DISPATCHER_FACTORY": lambda: PlanHere(ctx, CeleryDispatcher(broker)),
             "API_TOKEN": None,
             "SSE_POLL_S": 0.05,
             "SSE_KEEPALIVE_S": 0.2,

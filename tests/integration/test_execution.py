@@ -193,10 +193,10 @@ def test_the_calendar_falls_back_to_offline_xshg_and_says_when_it_cannot(make_ct
     down = make_ctx(error_rate=1.0)
     source = down.sources.get("sim")
     start, end = dt.date(2025, 9, 29), dt.date(2025, 10, 10)  # golden week holidays inside
-    with down.engine.begin() as conn:
-        ensure_calendar(conn, [source], start, end)
+    ensure_calendar(down.engine, [source], start, end)
+    with down.engine.connect() as conn:
         assert load_trading_days(conn, start, end) == oracle.trading_days(start, end)
-    with pytest.raises(InvalidRequest) as info, down.engine.begin() as conn:
-        ensure_calendar(conn, [source], dt.date(2026, 12, 28), dt.date(2027, 1, 8))
+    with pytest.raises(InvalidRequest) as info:
+        ensure_calendar(down.engine, [source], dt.date(2026, 12, 28), dt.date(2027, 1, 8))
     assert "only knows holidays up to 2026-12-31" in info.value.message
     assert "sim: simulated failure" in info.value.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from celery import Celery
+from inprocess_runs import PlanHere  # type: ignore[import-not-found]
 
 from api import create_app
 from stocksync.runs.execution import run_unit
@@ -24,7 +25,12 @@ class InProcess:
 
 @pytest.fixture
 def client(ctx):
-    app = create_app({"CONTEXT_FACTORY": lambda: ctx, "DISPATCHER_FACTORY": lambda: InProcess(ctx)})
+    app = create_app(
+        {
+            "CONTEXT_FACTORY": lambda: ctx,
+            "DISPATCHER_FACTORY": lambda: PlanHere(ctx, InProcess(ctx)),
+        }
+    )
     return app.test_client()
 
 
@@ -38,21 +44,24 @@ def test_dates_summarise_each_trade_date_and_clear_lets_the_work_be_redone(clien
         assert (d["total"], d["success"], d["failed"], d["pending"]) == (1, 1, 0, 0)
         assert d["success_rate"] == 100.0 and d["first_at"] <= d["last_at"]
 
-    again = client.post("/api/v1/runs", json=body).json
+    again = client.get(client.post("/api/v1/runs", json=body).json["link"]).json
     assert again["skipped"] == 3  # the ledger says the work is done
     cleared = client.delete(f"/api/v1/runs/{run_id}")
     assert cleared.status_code == 200 and cleared.json["deleted_items"] == 3
     assert client.get(f"/api/v1/runs/{run_id}").status_code == 404
-    client.delete(f"/api/v1/runs/{again['run_id']}")
-    redo = client.post("/api/v1/runs", json=body).json
-    assert (redo["skipped"], redo["pending"]) == (0, 3)  # cleared: the work is done again
+    client.delete(f"/api/v1/runs/{again['id']}")
+    redo = client.get(client.post("/api/v1/runs", json=body).json["link"]).json
+    assert (redo["skipped"], redo["success"]) == (0, 3)  # cleared: the work is done again
 
 
 def test_clearing_an_active_run_is_a_conflict(ctx, settings):
     broker = Celery("ledger-tests", broker=settings.redis_url)  # queued, never run: stays active
     broker.conf.task_default_queue = "stocksync-ledger-tests"
     app = create_app(
-        {"CONTEXT_FACTORY": lambda: ctx, "DISPATCHER_FACTORY": lambda: CeleryDispatcher(broker)}
+        {
+            "CONTEXT_FACTORY": lambda: ctx,
+            "DISPATCHER_FACTORY": lambda: PlanHere(ctx, CeleryDispatcher(broker)),
+        }
     )
     client = app.test_client()
     run_id = client.post(
