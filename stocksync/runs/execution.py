@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, replace
 
 import redis
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from stocksync.context import Context
 from stocksync.coordination import progress
@@ -36,6 +37,27 @@ from stocksync.runs.storing import UnitResult, store_unit
 from stocksync.sources.base import Shape, Source
 
 log = logging.getLogger(__name__)
+
+
+# PostgreSQL or Redis out of reach (connection refused or cut, server shutting down, a timeout):
+# no fault of the unit, which is to run again once the service is back.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+
+
+class ServiceOutage(Exception):
+    """PostgreSQL or Redis could not be reached while running a unit. The unit is to run again
+    later; ``attempt_owed`` says whether a committed claim counted an attempt that the outage,
+    not the unit, spent — the next claim then counts none."""
+
+    def __init__(self, item_id: int, cause: BaseException, *, attempt_owed: bool) -> None:
+        super().__init__(f"item {item_id}: {type(cause).__name__}: {str(cause).strip()[:300]}")
+        self.item_id = item_id
+        self.attempt_owed = attempt_owed
 
 
 class RetryLater(Exception):
@@ -64,17 +86,42 @@ def backoff_seconds(attempt: int, base_s: float, max_s: float) -> float:
     return round(cap / 2 + random.uniform(0, cap / 2), 2)
 
 
-def run_unit(ctx: Context, item_id: int, dispatcher: Dispatcher | None = None) -> UnitOutcome:
+def run_unit(
+    ctx: Context,
+    item_id: int,
+    dispatcher: Dispatcher | None = None,
+    *,
+    attempt_owed: bool = False,
+) -> UnitOutcome:
     """Run one item: per dataset, pick a source → fetch → judge → store → mark → count.
 
-    Raises :class:`RetryLater` when what is still open failed transiently or is rate-limited.
-    ``dispatcher`` enqueues per-stock units when a per-date unit must be split for a source that
-    can only serve one stock at a time.
+    Raises :class:`RetryLater` when what is still open failed transiently or is rate-limited,
+    and :class:`ServiceOutage` when PostgreSQL or Redis dropped out (nothing half-written: the
+    unit's writes are one transaction). ``attempt_owed`` (from an earlier ServiceOutage) claims
+    the item without counting an attempt. ``dispatcher`` enqueues per-stock units when a
+    per-date unit must be split for a source that can only serve one stock at a time.
     """
-    with ctx.engine.begin() as conn:
-        item = ledger.claim_item(conn, item_id)
-        existing = item or ledger.get_item(conn, item_id)
-        run = ledger.get_run(conn, existing.run_id) if existing else None
+    claimed = False
+    try:
+        with ctx.engine.begin() as conn:
+            item = ledger.claim_item(conn, item_id, count_attempt=not attempt_owed)
+            existing = item or ledger.get_item(conn, item_id)
+            run = ledger.get_run(conn, existing.run_id) if existing else None
+        claimed = item is not None
+        return _run_claimed(ctx, item_id, item, existing, run, dispatcher)
+    except OUTAGE_ERRORS as exc:
+        log.warning("item %s: PostgreSQL or Redis out of reach (%s)", item_id, type(exc).__name__)
+        raise ServiceOutage(item_id, exc, attempt_owed=attempt_owed or claimed) from exc
+
+
+def _run_claimed(
+    ctx: Context,
+    item_id: int,
+    item: ItemRecord | None,
+    existing: ItemRecord | None,
+    run: RunRecord | None,
+    dispatcher: Dispatcher | None,
+) -> UnitOutcome:
     if existing is None or run is None:
         return UnitOutcome("already_done", message=f"item {item_id} does not exist")
     if item is None:
@@ -275,4 +322,12 @@ def _count(ctx: Context, run: RunRecord, item: ItemRecord) -> None:
         finalize_run(ctx, run.id)
 
 
-__all__ = ["Fetched", "RetryLater", "UnitOutcome", "backoff_seconds", "run_unit"]
+__all__ = [
+    "OUTAGE_ERRORS",
+    "Fetched",
+    "RetryLater",
+    "ServiceOutage",
+    "UnitOutcome",
+    "backoff_seconds",
+    "run_unit",
+]

@@ -21,6 +21,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import redis
+
 from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
 
 if TYPE_CHECKING:
@@ -188,8 +190,8 @@ class Source(ABC):
                 return dataset.fetch_market(self, period, day)
             assert start is not None and end is not None
             return dataset.fetch_stock(self, period, code, start, end)
-        except SourceError:
-            raise
+        except (SourceError, redis.ConnectionError, redis.TimeoutError):
+            raise  # classified, or the shared quota's Redis out of reach: no adapter bug
         except Exception as exc:
             log.exception("%s: a bug while fetching %s", self.name, dataset.name)
             raise SourceBug(self.name, f"bug: {type(exc).__name__}: {exc}") from exc
