@@ -235,8 +235,10 @@ def reset_failed_items(conn: Connection, run_id: int) -> int:
     return int(result.rowcount)
 
 
-def get_run(conn: Connection, run_id: int) -> RunRecord | None:
-    row = conn.execute(select(sync_runs).where(sync_runs.c.id == run_id)).first()
+def get_run(conn: Connection, run_id: int, *, for_update: bool = False) -> RunRecord | None:
+    """The run, or None; ``for_update`` locks its row until the transaction ends."""
+    query = select(sync_runs).where(sync_runs.c.id == run_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     return RunRecord.from_row(row) if row else None
 
 
