@@ -2,7 +2,7 @@
 """The two quickstart commands, for a fresh clone with only Python 3.11+ on the machine.
 
     python3 run.py demo   # install, then sync a month of the whole simulated market
-    python3 run.py test   # install (with dev tools), then lint and run the test suite
+    python3 run.py test   # install (with dev tools), then lint, type-check and run the tests
 
 Each creates ./.venv and installs stocksync into it when needed. Extra arguments after
 ``demo`` go to ``stocksync sync``; after ``test``, to pytest.
@@ -57,9 +57,10 @@ def main(argv: list[str]) -> int:
         install("")
         return subprocess.call([str(BIN / "stocksync"), "sync", *(rest or DEMO_ARGS)], cwd=ROOT)
     install("dev")
-    lint = subprocess.call([str(PY), "-m", "ruff", "check", "."], cwd=ROOT)
-    if lint != 0:
-        return lint
+    for check in (["ruff", "check", "."], ["mypy", "stocksync"]):
+        failed = subprocess.call([str(PY), "-m", *check], cwd=ROOT)
+        if failed:
+            return failed
     return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
 
 
