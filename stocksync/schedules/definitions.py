@@ -61,7 +61,8 @@ BUILT_INS: dict[str, BuiltIn] = {
         ),
         BuiltIn(
             "gap_check",
-            "daily bars over the whole history: fills any gap (finished units are skipped)",
+            "daily bars, factors and valuations over the whole history: fetches only what no "
+            "earlier unit stored, dataset by dataset",
             "schedule_gap_check",
             {"kind": "all_history", "periods": ["daily"]},
         ),
