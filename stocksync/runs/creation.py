@@ -31,7 +31,7 @@ from stocksync.datasets.refresh import (
     ensure_securities,
     refresh_securities,
 )
-from stocksync.domain import DatasetName, Period, RunStatus
+from stocksync.domain import RUN_ACTIVE_STATUSES, DatasetName, Period, RunStatus
 from stocksync.errors import InvalidRequest, RunConflict, StocksyncError
 from stocksync.runs import ledger
 from stocksync.runs.coverage import Coverage
@@ -170,6 +170,7 @@ def start_run(ctx: Context, spec: RunSpec, *, trigger: str = "api") -> int:
     if holder is not None:
         raise RunConflict(holder.run_id)
     with ctx.engine.begin() as conn:
+        _no_other_active(conn)
         check_stored(conn, spec)
         fence = ctx.lock.next_fence(floor=ledger.max_fence(conn))
         run_id = ledger.insert_run(
@@ -180,6 +181,20 @@ def start_run(ctx: Context, spec: RunSpec, *, trigger: str = "api") -> int:
             holder = ctx.lock.holder()
             raise RunConflict(holder.run_id if holder else None)  # rolls the run back
     return run_id
+
+
+def _no_other_active(conn: Connection) -> None:
+    """RunConflict when a run is still active in the ledger although nobody holds the lock
+    (its workers died, or it is paused): exactly one run may be active at a time."""
+    active = ledger.runs_with_status(conn, tuple(RUN_ACTIVE_STATUSES))
+    if active:
+        run = active[0]
+        raise RunConflict(
+            run.id,
+            f"run {run.id} is still {run.status} but no worker is working on it (its workers "
+            f"stopped, or it was paused): resume it (POST /api/v1/runs/{run.id}/resume, "
+            f"stocksync resume {run.id}) or cancel it before starting another",
+        )
 
 
 def plan_started_run(ctx: Context, run_id: int, dispatcher: Dispatcher) -> CreatedRun | None:
@@ -260,6 +275,8 @@ def create_run(
     holder = ctx.lock.holder()
     if holder is not None:
         raise RunConflict(holder.run_id)
+    with ctx.engine.connect() as conn:
+        _no_other_active(conn)
     gather_reference(ctx, spec)
     with ctx.engine.connect() as conn:  # refuse bad input before anything is recorded
         if spec.symbols:

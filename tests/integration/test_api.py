@@ -72,8 +72,7 @@ def test_create_returns_202_with_a_link_and_enqueues_one_message_per_unit(client
 
 def test_runs_are_listed_newest_first_with_pagination(client, ctx):
     first = client.post("/api/v1/runs", json=VALID).json["run_id"]
-    holder = ctx.lock.holder()
-    ctx.lock.release(holder.run_id, holder.fence)  # let a second run start
+    client.post(f"/api/v1/runs/{first}/cancel")  # let a second run start
     second = client.post("/api/v1/runs", json=VALID | {"force": True}).json["run_id"]
     page = client.get("/api/v1/runs?per_page=1").json
     assert (page["total"], page["page"], page["per_page"]) == (2, 1, 1)

@@ -96,15 +96,20 @@ def test_cancel_frees_the_lock_drops_queued_units_and_is_final(ctx):
     assert other != run_id
 
 
-def test_a_run_cannot_be_taken_back_while_another_is_active(ctx):
+def test_a_run_left_active_without_its_lock_still_blocks_a_new_one(ctx):
     first, _ = start(ctx)
     control.pause(ctx, first)
     holder = ctx.lock.holder()
     ctx.lock.release(holder.run_id, holder.fence)  # the paused run's lock lapsed
+    with pytest.raises(RunConflict) as info:  # exactly one active run, lock or no lock
+        start(ctx, BODY | {"force": True})
+    assert info.value.active_run_id == first
+    assert f"resume it (POST /api/v1/runs/{first}/resume" in str(info.value)
+    control.cancel(ctx, first)
     second, _ = start(ctx, BODY | {"force": True})
-    with pytest.raises(RunConflict) as info:
+    with pytest.raises(InvalidRequest):  # and the cancelled one is not taken back beside it
         control.resume(ctx, first, Recorder())
-    assert info.value.active_run_id == second
+    assert ctx.lock.holder().run_id == second
 
 
 @pytest.fixture
