@@ -119,6 +119,11 @@ class CallQuota(Protocol):
         """0.0 when a call may proceed now, else the seconds to wait."""
         ...
 
+    def pause(self, source: str, seconds: float) -> None:
+        """Grant no call of ``source`` (a bucket) for ``seconds``, to any process sharing the
+        quota: the server said its window is full."""
+        ...
+
 
 def take_quota(
     quota: CallQuota, source: str, bucket: str, limit: int, what: str, inline_wait_s: float = 0.0

@@ -11,7 +11,8 @@ most ``page_rows`` rows per call from ``offset``.
 
 Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time), so
 tests can count calls and check rate limits; ``per_minute_limit`` makes the server enforce a
-per-minute limit of its own with tushare's reply, and :meth:`FakeTushare.force` queues
+per-minute limit of its own with tushare's reply (over ``window_s``, a minute unless a test
+shortens it), and :meth:`FakeTushare.force` queues
 arbitrary error replies.
 """
 
@@ -116,6 +117,7 @@ class FakeTushare:
         self.page_rows = self._default_page_rows = page_rows
         self.faults = Faults()
         self.per_minute_limit: int | None = None  # the server's own limit, None: unlimited
+        self.window_s = 60.0  # its window (tushare's is a minute; tests may shorten it)
         self.unpublished: set[dt.date] = set()  # dates whose bars/factors are not out yet
         self.withheld: set[str] = set()  # codes answered as an empty table (a lagging source)
         self.requests: list[tuple[float, str]] = []  # (time.time(), api_name) of every request
@@ -153,6 +155,7 @@ class FakeTushare:
         self.faults.clear()
         with self._lock:
             self.per_minute_limit = None
+            self.window_s = 60.0
             self.unpublished.clear()
             self.withheld.clear()
             self.requests.clear()
@@ -228,7 +231,7 @@ class FakeTushare:
             if not self.per_minute_limit:
                 return False
             now = time.monotonic()
-            while self._accepted and self._accepted[0] <= now - 60.0:
+            while self._accepted and self._accepted[0] <= now - self.window_s:
                 self._accepted.popleft()
             if len(self._accepted) >= self.per_minute_limit:
                 return True

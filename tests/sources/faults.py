@@ -69,7 +69,11 @@ class RecordingQuota:
     def __init__(self, waits: list[float] | None = None) -> None:
         self.waits = list(waits or [])
         self.calls: list[tuple[str, int]] = []
+        self.pauses: list[tuple[str, float]] = []
 
     def acquire(self, source: str, limit_per_minute: int) -> float:
         self.calls.append((source, limit_per_minute))
         return self.waits.pop(0) if self.waits else 0.0
+
+    def pause(self, source: str, seconds: float) -> None:
+        self.pauses.append((source, seconds))

@@ -98,6 +98,7 @@ class TushareClient:
         calls_per_minute: int,
         quota: CallQuota | None,
         page_rows: int = PAGE_ROWS,
+        limit_window_s: float = PER_MINUTE_WAIT_S,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -107,6 +108,8 @@ class TushareClient:
         self.url = url
         self.timeout_s = timeout_s
         self.page_rows = page_rows
+        # how long an endpoint rests after tushare said its per-minute window is full
+        self.limit_window_s = limit_window_s
         self._configured_limit = max(0, calls_per_minute)
         self._learned: dict[str, int] = {}  # tushare limits each endpoint on its own
         self._quota: CallQuota = quota if quota is not None else InProcessQuota()
@@ -209,15 +212,19 @@ class TushareClient:
         if match := _PER_MINUTE.search(text):
             limit = int(match.group(1))
             self._learn(api_name, limit)
+            self._rest(api_name)
             return RateLimitedError(
                 SOURCE,
                 f"{api_name}: at most {limit} calls per minute",
-                wait_s=PER_MINUTE_WAIT_S,
+                wait_s=self.limit_window_s,
                 limit_per_minute=limit,  # so the shared bucket tightens too
                 bucket=bucket(api_name),
             )
         if "每分钟最多访问" in text:
-            return RateLimitedError(SOURCE, f"{api_name}: {text}", wait_s=PER_MINUTE_WAIT_S)
+            self._rest(api_name)
+            return RateLimitedError(
+                SOURCE, f"{api_name}: {text}", wait_s=self.limit_window_s, bucket=bucket(api_name)
+            )
         if "每小时最多访问" in text:
             return RateLimitedError(SOURCE, f"{api_name}: {text}", wait_s=3600.0)
         if "每天最多访问" in text:
@@ -229,6 +236,13 @@ class TushareClient:
         if any(fatal in text for fatal in _FATAL_TEXTS):
             return FatalSourceError(SOURCE, f"{api_name}: {text}")
         return TransientSourceError(SOURCE, f"{api_name}: {text}")
+
+    def _rest(self, api_name: str) -> None:
+        """tushare said this endpoint's window is full: every worker leaves it alone until a
+        whole window has passed (calling on only prolongs the refusal, tushare #1868)."""
+        self._quota.pause(bucket(api_name), self.limit_window_s)
+        log.warning("tushare %s: per-minute limit reached; pausing it for %.0f s",
+                    api_name, self.limit_window_s)  # fmt: skip
 
     def _learn(self, api_name: str, limit: int) -> None:
         with self._lock:

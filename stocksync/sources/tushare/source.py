@@ -25,7 +25,13 @@ from stocksync.sources.base import (
     catalogue,
 )
 from stocksync.sources.tushare import rows
-from stocksync.sources.tushare.client import BEIJING, PAGE_ROWS, Library, TushareClient
+from stocksync.sources.tushare.client import (
+    BEIJING,
+    PAGE_ROWS,
+    PER_MINUTE_WAIT_S,
+    Library,
+    TushareClient,
+)
 
 DEFAULT_CALLS_PER_MINUTE = 200
 CHUNK_YEARS = 20  # one stock's range is asked for in spans that stay well under a page
@@ -77,6 +83,7 @@ class TushareSource(Source):
         quota: CallQuota | None = None,
         page_rows: int = PAGE_ROWS,
         today: Callable[[], dt.date] = _beijing_today,
+        limit_window_s: float = PER_MINUTE_WAIT_S,
     ) -> None:
         self._client = TushareClient(
             token,
@@ -85,6 +92,7 @@ class TushareSource(Source):
             calls_per_minute=calls_per_minute,
             quota=quota,
             page_rows=page_rows,
+            limit_window_s=limit_window_s,
         )
         self._today = today
         self._lock = threading.Lock()
