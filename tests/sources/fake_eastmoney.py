@@ -85,6 +85,7 @@ class FakeEastmoney:
         self.market = market
         self.faults = faults
         self.blank: set[str] = set()  # six-digit codes whose klines come back "data": null
+        self.failing: set[str] = set()  # hosts answering HTTP 500 (e.g. one exchange's list)
         self.requests: collections.Counter[str] = collections.Counter()  # "host path" -> count
         self.tunnels: collections.Counter[str] = collections.Counter()  # CONNECT host -> count
         self.refused: list[str] = []  # CONNECT targets it would not fake
@@ -124,6 +125,7 @@ class FakeEastmoney:
     def reset(self) -> None:
         with self._lock:
             self.blank.clear()
+            self.failing.clear()
             self.requests.clear()
             self.tunnels.clear()
             self.refused.clear()
@@ -155,6 +157,8 @@ class FakeEastmoney:
         self, host: str, path: str, params: dict[str, str], garbage: bool
     ) -> tuple[int, str, bytes]:
         """(status, content type, body) for one request."""
+        if host in self.failing:
+            return 500, "text/html", _NGINX.format("500 Internal Server Error").encode()
         if host == "push2his.eastmoney.com" and path == KLINE_PATH:
             return 200, "application/json; charset=UTF-8", _json(self.kline(params, garbage))
         if host == "query.sse.com.cn" and path in ("/sseQuery/commonQuery.do", "/commonQuery.do"):

@@ -240,6 +240,31 @@ def test_each_securities_call_fetches_the_lists_afresh(
     assert routed.count("www.bse.cn") == 2 * first
 
 
+def test_a_failing_exchange_list_leaves_the_others_and_is_named(
+    source: AkshareSource,
+    routed: FakeEastmoney,
+    market: SimMarket,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    routed.failing.add("www.bse.cn")  # the Beijing exchange's list answers HTTP 500
+    got = source.securities()
+    expected = {s for s in market.securities() if s.exchange is not Exchange.BJ}
+    assert set(got) == expected and expected
+    assert "1 of 6 stock lists did not answer (BSE:" in caplog.text
+    beijing = next(s for s in market.securities() if s.exchange is Exchange.BJ)
+    routed.blank.add(beijing.code[:6])  # and eastmoney sends nothing for a Beijing stock:
+    with pytest.raises(TransientSourceError, match="stock list did not answer"):
+        source.stock_bars(beijing.code, Period.DAILY, START, END)  # unknown for now, not no-data
+
+
+def test_the_stock_list_fails_only_when_no_exchange_answers(
+    source: AkshareSource, routed: FakeEastmoney
+) -> None:
+    routed.failing.update({"query.sse.com.cn", "www.szse.cn", "www.bse.cn"})
+    with pytest.raises(TransientSourceError):
+        source.securities()
+
+
 def test_trading_days_are_akshares_offline_calendar(
     source: AkshareSource, routed: FakeEastmoney, market: SimMarket
 ) -> None:

@@ -8,6 +8,7 @@ import datetime as dt
 import importlib
 import inspect
 import json
+import logging
 import math
 import re
 import threading
@@ -21,7 +22,7 @@ import requests
 from stocksync.codes import normalize_code
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security
+from stocksync.domain import AdjFactor, Bar, DatasetName, Exchange, Period, Security
 from stocksync.errors import InvalidRequest
 from stocksync.sources.akshare import frames
 from stocksync.sources.base import (
@@ -42,6 +43,7 @@ from stocksync.sources.base import (
 
 __all__ = ["AkshareSource", "build_akshare_source"]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 NAME = "akshare"
 DEFAULT_CALLS_PER_MINUTE = 20  # eastmoney bans IPs even at one call per 2-3 s
@@ -92,6 +94,7 @@ class AkshareSource(Source):
         self._quota: CallQuota = quota if quota is not None else InProcessQuota()
         self._known: dict[str, Security] = {}
         self._known_at = -math.inf
+        self._unanswered: frozenset[Exchange] = frozenset()  # exchanges whose list failed
         self._known_lock = threading.Lock()
 
     @property
@@ -128,33 +131,65 @@ class AkshareSource(Source):
         return list(days[bisect.bisect_left(days, start) : bisect.bisect_right(days, end)])
 
     def securities(self) -> list[Security]:
-        """Listed stocks of SSE (main, STAR), SZSE and BSE, and SSE/SZSE delisted ones."""
+        """Listed stocks of SSE (main, STAR), SZSE and BSE, and SSE/SZSE delisted ones.
+
+        Six lists, each asked on its own: when some do not answer, the others are returned and
+        a warning names the missing ones (their stocks then count as unknown-for-now, never as
+        unlisted); only when none answers does the call fail, as the first failure did."""
         self._admit("securities")
         ak = _akshare()
         for listing in (ak.stock_info_sh_name_code, ak.stock_info_sz_name_code,
                         ak.stock_info_bj_name_code):  # fmt: skip
             listing.cache_clear()  # lru_cached for the process: a fresh list on every call
         found: dict[str, Security] = {}
-        for fetch, parse in (
-            (lambda: ak.stock_info_sh_name_code(symbol="主板A股"), frames.sh_listed),
-            (lambda: ak.stock_info_sh_name_code(symbol="科创板"), frames.sh_listed),
-            (lambda: ak.stock_info_sz_name_code(symbol="A股列表"), frames.sz_listed),
-            (ak.stock_info_bj_name_code, frames.bj_listed),
-            (lambda: ak.stock_info_sh_delist(symbol="全部"), frames.sh_delisted),
-            (lambda: ak.stock_info_sz_delist(symbol="终止上市公司"), frames.sz_delisted),
-        ):
-            frame = self._bounded(fetch)
+        failures: list[tuple[str, Exchange, SourceError]] = []
+        lists: tuple[tuple[str, Exchange, Callable[[], Any], Callable[[Any], Any]], ...] = (
+            ("SSE main board", Exchange.SH,
+             lambda: ak.stock_info_sh_name_code(symbol="主板A股"), frames.sh_listed),
+            ("SSE STAR", Exchange.SH,
+             lambda: ak.stock_info_sh_name_code(symbol="科创板"), frames.sh_listed),
+            ("SZSE", Exchange.SZ,
+             lambda: ak.stock_info_sz_name_code(symbol="A股列表"), frames.sz_listed),
+            ("BSE", Exchange.BJ, ak.stock_info_bj_name_code, frames.bj_listed),
+            ("SSE delisted", Exchange.SH,
+             lambda: ak.stock_info_sh_delist(symbol="全部"), frames.sh_delisted),
+            ("SZSE delisted", Exchange.SZ,
+             lambda: ak.stock_info_sz_delist(symbol="终止上市公司"), frames.sz_delisted),
+        )  # fmt: skip
+        replies = self._bounded_all([fetch for _, _, fetch, _ in lists])
+        for (label, exchange, _, parse), reply in zip(lists, replies, strict=True):
             try:
-                rows = list(parse(frame))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise TransientSourceError(self.name, f"malformed stock list: {exc!r}") from exc
+                rows = self._stock_list(reply, parse)
+            except SourceError as exc:
+                failures.append((label, exchange, exc))
+                continue
             for security in rows:
                 found.setdefault(security.code, security)  # a listed entry beats a delisted one
+        if len(failures) == len(lists):
+            raise failures[0][2]
+        if failures:
+            log.warning(
+                "akshare: %d of %d stock lists did not answer (%s); using the other %d",
+                len(failures),
+                len(lists),
+                "; ".join(f"{label}: {exc.message}" for label, _, exc in failures),
+                len(lists) - len(failures),
+            )
         if not found:
             raise TransientSourceError(self.name, "the exchanges listed no stock at all")
         with self._known_lock:
             self._known, self._known_at = found, time.monotonic()
+            self._unanswered = frozenset(exchange for _, exchange, _ in failures)
         return sorted(found.values(), key=lambda s: s.code)
+
+    def _stock_list(self, reply: Any, parse: Callable[[Any], Any]) -> list[Security]:
+        """One exchange list's rows from its reply; a SourceError if it failed or is malformed."""
+        if isinstance(reply, SourceError):
+            raise reply
+        try:
+            return list(parse(reply))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TransientSourceError(self.name, f"malformed stock list: {exc!r}") from exc
 
     # -- bars ----------------------------------------------------------------------------------
     def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
@@ -220,29 +255,41 @@ class AkshareSource(Source):
             raise TransientSourceError(self.name, f"unexpected reply {type(frame).__name__}")
         return frame
 
-    def _bounded(self, fetch: Callable[[], T]) -> T:
-        """Run a library call that may set no timeout in a daemon thread, within a deadline.
+    def _bounded_all(self, fetches: list[Callable[[], Any]]) -> list[Any]:
+        """Run library calls that may set no timeout side by side in daemon threads, all within
+        one deadline: each one's value, or the SourceError it ended in.
 
         A call past the deadline is abandoned (its thread ends when the socket does).
         """
-        box: dict[str, Any] = {}
+        boxes: list[dict[str, Any]] = [{} for _ in fetches]
 
-        def run() -> None:
+        def run(fetch: Callable[[], Any], box: dict[str, Any]) -> None:
             try:
                 box["value"] = fetch()
             except BaseException as exc:
                 box["error"] = exc
 
-        deadline = self._timeout_s * LIST_DEADLINE_FACTOR
-        worker = threading.Thread(target=run, name="akshare-call", daemon=True)
-        worker.start()
-        worker.join(deadline)
-        if worker.is_alive():
-            raise TransientSourceError(self.name, f"no answer within {deadline:g} s")
-        if "error" in box:
-            raise self._classify(box["error"]) from box["error"]
-        value: T = box["value"]
-        return value
+        limit = self._timeout_s * LIST_DEADLINE_FACTOR
+        threads = [
+            threading.Thread(target=run, args=(f, b), name="akshare-call", daemon=True)
+            for f, b in zip(fetches, boxes, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + limit
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        results: list[Any] = []
+        for thread, box in zip(threads, boxes, strict=True):
+            if thread.is_alive():
+                results.append(TransientSourceError(self.name, f"no answer within {limit:g} s"))
+            elif "error" in box:
+                failure = self._classify(box["error"])
+                failure.__cause__ = box["error"]
+                results.append(failure)
+            else:
+                results.append(box["value"])
+        return results
 
     def _classify(self, exc: BaseException) -> SourceError:
         """The one place an akshare/requests failure becomes a :class:`SourceError`."""
@@ -287,6 +334,11 @@ class AkshareSource(Source):
         bar date in range, else a (throttled?) failure."""
         security = self._known_securities().get(code)
         if security is None:
+            if Exchange(code[-2:]) in self._unanswered:
+                raise TransientSourceError(
+                    self.name, f"eastmoney sent no bars of {code}, and its exchange's stock list "
+                    "did not answer: cannot tell whether it is listed",
+                )  # fmt: skip
             raise NoDataError(self.name, f"no exchange lists {code}")
         if not any(security.is_listed_on(day) for day in frames.bar_dates(period, start, end)):
             return
