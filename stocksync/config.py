@@ -24,6 +24,14 @@ REAL_SOURCES_BY_PRIORITY: tuple[str, ...] = ("tushare", "akshare", "baostock")
 per-source variables (``TUSHARE_PRIORITY``, ``STOCKSYNC_AKSHARE_CALLS_PER_MINUTE``…) are named
 from this list."""
 
+SIM_SOURCE = "sim"
+"""The simulated market's source name."""
+
+MAIN_STORE, SIM_STORE = "main", "sim"
+STORES: tuple[str, ...] = (MAIN_STORE, SIM_STORE)
+"""Where data is kept: ``main`` for the real sources, ``sim`` for the simulated market (its own
+database, ``<database>_sim``, and its own Redis database), so the two never mix."""
+
 DATA_HOME_VARIABLE = "XDG_DATA_HOME"  # where the default data dir lives
 # Read by the libraries themselves (requests, under akshare), never by stocksync: documented in
 # the README's table and inherited by child processes.
@@ -63,6 +71,17 @@ def _real(variable: str, raw: str, default: float) -> float:
     return _number(variable, raw, default, float)
 
 
+def _optional_whole(variable: str, raw: str, default: int | None) -> int | None:
+    return None if raw.strip() == "" else _number(variable, raw, 0, int)
+
+
+def _store(variable: str, raw: str, default: str) -> str:
+    name = raw.strip().lower() or default
+    if name not in STORES:
+        raise ValueError(f"{variable} must be {' or '.join(STORES)}, got {raw!r}")
+    return name
+
+
 def _names(variable: str, raw: str, default: Any) -> Any:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip()) or default
 
@@ -73,6 +92,10 @@ def _path(variable: str, raw: str, default: Any) -> Path:
 
 def _when_set(value: Any) -> str | None:
     return str(value) if value else None
+
+
+def _unless_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _joined(value: tuple[str, ...] | None) -> str | None:
@@ -90,6 +113,8 @@ class Kind:
 TEXT = Kind(_text)
 OPTIONAL_TEXT = Kind(_text, _when_set)  # unset or empty: None, and not written
 WHOLE = Kind(_whole)
+OPTIONAL_WHOLE = Kind(_optional_whole, _unless_none)  # unset or blank: None, and not written
+STORE = Kind(_store)
 REAL = Kind(_real)
 NAMES = Kind(_names, _joined)  # comma-separated, trimmed, lower-cased
 PATH = Kind(_path)
@@ -158,6 +183,11 @@ class Settings:
         default_factory=_data_dir_default,
         metadata={"env": EnvVar(("STOCKSYNC_DATA_DIR",), PATH, default_from=_default_data_dir)},
     )
+    # Which store this process reads and writes: "main" (the real sources) or "sim" (the
+    # simulated market, in the database <database>_sim and Redis db index + 1 on the same servers).
+    store: str = setting(MAIN_STORE, "STOCKSYNC_STORE", kind=STORE)
+    # The sim store's Redis database index; None: the main store's index + 1.
+    sim_redis_db: int | None = setting(None, "STOCKSYNC_SIM_REDIS_DB", kind=OPTIONAL_WHOLE)
     # 0: pick a free port on first start and keep it
     embedded_redis_port: int = setting(0, "STOCKSYNC_EMBEDDED_REDIS_PORT", kind=WHOLE)
     worker_concurrency: int = setting(2, "STOCKSYNC_WORKER_CONCURRENCY", kind=WHOLE)
@@ -216,6 +246,8 @@ class Settings:
         return settings
 
     def __post_init__(self) -> None:
+        if self.store not in STORES:
+            raise ValueError(f"STOCKSYNC_STORE must be {' or '.join(STORES)}, got {self.store!r}")
         slowest = max(self.task_time_limit_s, self.retry_backoff_max_s)
         if self.visibility_timeout_s <= 2 * slowest:
             raise ValueError(
@@ -302,6 +334,15 @@ def known_variables() -> frozenset[str]:
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings.from_env()
+
+
+def use_store(store: str) -> Settings:
+    """Switch this process to ``store`` (``main`` or ``sim``) and return its settings: every
+    later :func:`get_settings`, and the child processes it starts (which inherit its
+    environment, or get ``Settings.as_env()``), read and write that store."""
+    os.environ["STOCKSYNC_STORE"] = _store("STOCKSYNC_STORE", store, MAIN_STORE)
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def current_environment() -> dict[str, str]:

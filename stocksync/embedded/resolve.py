@@ -3,25 +3,55 @@ under the data directory, started on first use and shared by every stocksync pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stocksync.config import Settings
+from stocksync.config import MAIN_STORE, SIM_STORE, Settings
 from stocksync.embedded import postgres as pg
 from stocksync.embedded import redis_server as rd
+from stocksync.embedded import stores
 from stocksync.embedded.common import START_HINT, services_lock
 from stocksync.errors import ServiceUnavailable
 
 
 @dataclass(frozen=True)
 class ServiceUrls:
-    """Where the database and the broker are, and whether each is an embedded server."""
+    """Where the store's database and broker are, and whether each is an embedded server.
+
+    ``database_url`` and ``redis_url`` are the store's own; ``main_database_url`` and
+    ``main_redis_url`` (the same for the main store) are what the sim store's are derived from,
+    and what a child process is pointed at (with ``STOCKSYNC_STORE``)."""
 
     database_url: str
     redis_url: str
     embedded_database: bool
     embedded_redis: bool
+    store: str = MAIN_STORE
+    main_database_url: str = ""
+    main_redis_url: str = ""
+    # True when resolving created the store's database just now (it then needs migrating)
+    created_database: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.main_database_url:
+            object.__setattr__(self, "main_database_url", self.database_url)
+        if not self.main_redis_url:
+            object.__setattr__(self, "main_redis_url", self.redis_url)
+
+    @property
+    def database_name(self) -> str:
+        """The store's database, e.g. ``stocksync_sim``."""
+        return stores.database_name(self.database_url)
+
+    @property
+    def redis_db(self) -> int:
+        """The store's Redis database index."""
+        return stores.redis_db(self.redis_url)
+
+    def describe_store(self) -> str:
+        """What a user reads, e.g. ``store: sim (database stocksync_sim, Redis db 1)``."""
+        return f"store: {self.store} (database {self.database_name}, Redis db {self.redis_db})"
 
 
 def _data_dir(settings: Settings) -> Path:
@@ -39,7 +69,26 @@ def redis_dir(settings: Settings) -> Path:
 
 
 def resolve_service_urls(settings: Settings, *, start: bool = True) -> ServiceUrls:
-    """The database and Redis URLs to use.
+    """The database and Redis URLs of ``settings.store``: those of the main store (below), or
+    for the sim store the database ``<database>_sim`` on the same PostgreSQL server (created
+    if missing, when the server answers) and the next Redis database index on the same Redis
+    (``settings.sim_redis_db`` when set).
+    """
+    main = _main_service_urls(settings, start=start)
+    if settings.store != SIM_STORE:
+        return main
+    database_url = stores.sim_database_url(main.database_url)
+    return replace(
+        main,
+        database_url=database_url,
+        redis_url=stores.sim_redis_url(main.redis_url, settings.sim_redis_db),
+        store=SIM_STORE,
+        created_database=stores.ensure_sim_database(main.database_url, database_url),
+    )
+
+
+def _main_service_urls(settings: Settings, *, start: bool) -> ServiceUrls:
+    """The main store's database and Redis URLs.
 
     A configured URL (``settings.database_url`` / ``settings.redis_url``) is returned as is
     and nothing is started or contacted for it. Otherwise the embedded server under

@@ -19,6 +19,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 EVERY_VARIABLE = {
     "STOCKSYNC_DATABASE_URL": "postgresql+psycopg2://u@db.example/ss",
     "STOCKSYNC_REDIS_URL": "redis://cache.example:6380/3",
+    "STOCKSYNC_STORE": "sim",
+    "STOCKSYNC_SIM_REDIS_DB": "0",
     "STOCKSYNC_DATA_DIR": "/srv/stocksync",
     "STOCKSYNC_EMBEDDED_REDIS_PORT": "6390",
     "STOCKSYNC_WORKER_CONCURRENCY": "7",
@@ -62,6 +64,8 @@ EVERY_VARIABLE = {
 EVERY_SETTING = Settings(
     database_url="postgresql+psycopg2://u@db.example/ss",
     redis_url="redis://cache.example:6380/3",
+    store="sim",
+    sim_redis_db=0,
     data_dir=Path("/srv/stocksync"),
     embedded_redis_port=6390,
     worker_concurrency=7,
@@ -141,6 +145,8 @@ def test_unset_or_empty_variables_take_the_documented_defaults(tmp_path):
         assert every_field(settings) == {
             "database_url": None,
             "redis_url": None,
+            "store": "main",
+            "sim_redis_db": None,
             "data_dir": home_default,
             "embedded_redis_port": 0,
             "worker_concurrency": 2,
@@ -222,6 +228,11 @@ def test_values_are_parsed_as_before():
             "the longest retry backoff (360 s), or messages would be delivered again while still running",
         ),
         ({"STOCKSYNC_MAX_RANGE_DAYS": "0"}, "STOCKSYNC_MAX_RANGE_DAYS must be at least 1"),
+        ({"STOCKSYNC_STORE": "test"}, "STOCKSYNC_STORE must be main or sim, got 'test'"),
+        (
+            {"STOCKSYNC_SIM_REDIS_DB": "one"},
+            "STOCKSYNC_SIM_REDIS_DB must be a whole number, got 'one'",
+        ),
         (
             {"STOCKSYNC_TASK_SOFT_TIME_LIMIT_S": "360"},
             "STOCKSYNC_TASK_SOFT_TIME_LIMIT_S must be below the hard limit",
