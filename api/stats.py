@@ -13,7 +13,8 @@ bp = Blueprint("stats", __name__)
 
 @bp.get("/stats")
 def stats() -> ResponseReturnValue:
-    return jsonify(storage_stats(app_context()))
+    ctx = app_context()
+    return jsonify({**storage_stats(ctx), "store": ctx.store})
 
 
 @bp.get("/stats/coverage")

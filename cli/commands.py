@@ -70,6 +70,7 @@ def _workers_online(ctx: Context) -> int:
 def sync(args: argparse.Namespace) -> int:
     settings = _settings()
     ctx = build_context(settings, migrate=True)
+    err.print(f"[dim]{ctx.urls.describe_store()}[/dim]")
     body: dict[str, Any] = {"kind": args.kind}
     if args.start:
         body["start_date"] = args.start
@@ -83,11 +84,11 @@ def sync(args: argparse.Namespace) -> int:
         body["symbols"] = args.symbols
     body["periods"] = args.periods
     if args.source:
-        body["sources"] = [args.source]
+        body["sources"] = [name.strip() for name in args.source.split(",") if name.strip()]
     body["force"] = bool(args.force)
     spec = runs.parse_spec(ctx, body)
     if args.dry_run:
-        preview = runs.preview_run(ctx, spec)
+        preview = {**runs.preview_run(ctx, spec), "store": ctx.store}
         console.print_json(json.dumps(preview)) if args.json else render.preview(console, preview)
         return EXIT_OK
 
@@ -229,7 +230,7 @@ def stats(args: argparse.Namespace) -> int:
         covered = coverage(ctx, args.start, args.end)
         console.print_json(json.dumps(covered)) if args.json else render.coverage(console, covered)
         return EXIT_OK
-    data = storage_stats(ctx)
+    data = {**storage_stats(ctx), "store": ctx.store}
     console.print_json(json.dumps(data)) if args.json else render.stats(console, data)
     return EXIT_OK
 
@@ -277,7 +278,7 @@ def up(args: argparse.Namespace) -> int:
     children.append(processes.start_beat(settings, urls))
     console.print(
         f"stocksync is up: progress page http://{host}:{port}/ · API http://{host}:{port}/api/v1"
-        f" · PostgreSQL {urls.database_url}"
+        f" · {urls.describe_store()} · PostgreSQL {urls.database_url}"
         f" · Redis {urls.redis_url}\nworker log: {processes.worker_log(settings)}"
         f" · beat (schedules) log: {processes.beat_log(settings)} · Ctrl-C stops everything"
     )

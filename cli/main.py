@@ -17,6 +17,20 @@ from rich.markup import escape
 from cli import commands, processes
 from cli import export as export_command
 from cli import schedules as schedules_cli
+from stocksync.config import (
+    MAIN_STORE,
+    REAL_SOURCES_BY_PRIORITY,
+    SIM_SOURCE,
+    SIM_STORE,
+    STORES,
+    use_store,
+)
+
+# Commands that read or write one store's data, and so take --store.
+STORE_COMMANDS = (
+    "sync", "runs", "status", "clear", "resume", "retry", "pause", "cancel", "reset", "up",
+    "sources", "stats", "export",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--symbols", help="codes, comma separated (600000, sh.600000, 600000.SH)")
     sync.add_argument("--periods", default="daily", help="daily,weekly,monthly (default daily)")
-    sync.add_argument("--source", help="source to use (default: the first configured)")
+    sync.add_argument(
+        "--source",
+        help="source(s) in priority order, comma separated (default: the configured ones); "
+        "sim syncs the simulated market into its own store",
+    )
     sync.add_argument("--force", action="store_true", help="redo units already synced")
     sync.add_argument("--workers", type=int, help="worker processes to start if none is online")
     sync.add_argument("--dry-run", action="store_true", help="preview the plan and stop")
@@ -106,7 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
     svc_sub.add_parser("start", help="start them").set_defaults(func=commands.services_start)
     svc_sub.add_parser("stop", help="stop them").set_defaults(func=commands.services_stop)
     svc_sub.add_parser("status", help="show them").set_defaults(func=commands.services_status)
+    for name in STORE_COMMANDS:
+        sub.choices[name].add_argument(
+            "--store", choices=STORES,
+            help="main (the real sources' data, the default) or sim (the simulated market's)",
+        )  # fmt: skip
     return parser
+
+
+def store_of(args: argparse.Namespace) -> str | None:
+    """The store the command asks for: ``--store``, else the one its ``--source`` names
+    (``sim`` alone: the sim store; real sources only: the main store), else None (the
+    configured one). Mixed sources are left to the run parser, which refuses them."""
+    if getattr(args, "store", None):
+        return str(args.store)
+    names = {s.strip().lower() for s in (getattr(args, "source", None) or "").split(",")} - {""}
+    if names == {SIM_SOURCE}:
+        return SIM_STORE
+    if names and names <= set(REAL_SOURCES_BY_PRIORITY):
+        return MAIN_STORE
+    return None
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -132,6 +169,8 @@ def _first_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if store := store_of(args):
+        use_store(store)  # the whole process, and every child it starts
     previous = {sig: signal.getsignal(sig) for sig in (*STOP_SIGNALS, signal.SIGINT)}
     for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt_once)

@@ -29,11 +29,13 @@ def _remember(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
 
 
 def child_env(settings: Settings, urls: ServiceUrls) -> dict[str, str]:
-    """Environment for children: same settings, pointed at the already-resolved services."""
+    """Environment for children: same settings and store, pointed at the already-resolved
+    services (the main store's URLs, from which a child in the sim store derives its own)."""
     env = current_environment()
     env.update(settings.as_env())
-    env["STOCKSYNC_DATABASE_URL"] = urls.database_url
-    env["STOCKSYNC_REDIS_URL"] = urls.redis_url
+    env["STOCKSYNC_STORE"] = urls.store
+    env["STOCKSYNC_DATABASE_URL"] = urls.main_database_url
+    env["STOCKSYNC_REDIS_URL"] = urls.main_redis_url
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 

@@ -72,6 +72,8 @@ def summary(console: Console, view: dict[str, Any]) -> None:
     )
     table = Table(title=f"run {view['id']}", show_header=False)
     table.add_row("status", f"[{colour}]{view['status']}[/{colour}]")
+    if view.get("store"):
+        table.add_row("store", view["store"])
     spec = view["spec"]
     table.add_row(
         "range", f"{spec['start_date']} → {spec['end_date']} ({', '.join(spec['periods'])})"
@@ -102,7 +104,8 @@ def preview(console: Console, data: dict[str, Any]) -> None:
 
 
 def run_list(console: Console, listing: dict[str, Any]) -> None:
-    table = Table(title=f"runs ({listing['total']} in all)")
+    where = f" in the {listing['store']} store" if listing.get("store") else ""
+    table = Table(title=f"runs{where} ({listing['total']} in all)")
     for column in ("id", "status", "range", "ok", "failed", "skipped", "rows", "finished"):
         table.add_column(column)
     for run in listing["items"]:
@@ -142,7 +145,8 @@ def items(console: Console, listing: dict[str, Any]) -> None:
 
 
 def stats(console: Console, data: dict[str, Any]) -> None:
-    table = Table(title="stored bars")
+    where = f" ({data['store']} store)" if data.get("store") else ""
+    table = Table(title=f"stored bars{where}")
     for column in ("period", "source", "rows", "stocks", "first", "latest"):
         table.add_column(column)
     for b in data["bars"]:

@@ -4,6 +4,12 @@ By default the suite starts the embedded servers (the product's default) in a fr
 With STOCKSYNC_TEST_DATABASE_URL / STOCKSYNC_TEST_REDIS_URL set it uses those servers instead:
 a fresh database is created on the PostgreSQL server for the session and dropped at the end,
 and the Redis database named in the URL is flushed between tests.
+
+Both stores exist, as in the product: the main store (that database, that Redis database) and
+the sim store (``<database>_sim`` and the next Redis database; the one before when the URL
+names database 15, the last of a default Redis). Tests run in the sim store, where runs sync the
+simulated market; a module marked ``pytest.mark.store("main")`` runs in the main store (the real
+sources' adapters against our fake servers). Every test starts with both stores empty.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from stocksync.config import Settings, SimSettings
+from stocksync.config import MAIN_STORE, SIM_STORE, STORES, Settings, SimSettings
 from stocksync.context import Context, build_context
 from stocksync.embedded import resolve_service_urls, stop_embedded
+from stocksync.embedded.stores import redis_db
 from stocksync.storage.migrate import upgrade
 from stocksync.storage.schema import metadata
 
@@ -55,9 +62,16 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "store(name): the store the module's settings use: sim (default) or main"
+    )
+
+
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Iterator[Settings]:
-    """Settings of the session: real services, a small simulated market, quick retries."""
+def session_settings(data_dir: Path) -> Iterator[Settings]:
+    """Settings of the session: real services (both stores created and migrated, the main
+    store's URLs pinned), a small simulated market, quick retries."""
     from_env = Settings.from_env()
     base = Settings(
         data_dir=data_dir,
@@ -70,30 +84,55 @@ def settings(data_dir: Path) -> Iterator[Settings]:
         lock_ttl_s=60,
     )
     created_db = None
-    database_url = redis_url = None
+    database_url = redis_url = sim_redis_db = None
     if from_env.test_database_url:
         database_url, created_db = _fresh_database(from_env.test_database_url)
     if from_env.test_redis_url:
         redis_url = from_env.test_redis_url
+        sim_redis_db = 14 if redis_db(redis_url) == 15 else None
     urls = resolve_service_urls(base.with_overrides(database_url=database_url, redis_url=redis_url))
-    resolved = base.with_overrides(database_url=urls.database_url, redis_url=urls.redis_url)
-    upgrade(resolved.database_url)
+    resolved = base.with_overrides(
+        database_url=urls.database_url, redis_url=urls.redis_url, sim_redis_db=sim_redis_db
+    )
+    for store in STORES:
+        upgrade(resolve_service_urls(resolved.with_overrides(store=store)).database_url)
     yield resolved
     stop_embedded(base)
     if created_db and from_env.test_database_url:
+        _drop_database(from_env.test_database_url, f"{created_db}_sim")
         _drop_database(from_env.test_database_url, created_db)
 
 
+@pytest.fixture(scope="module")
+def settings(request: pytest.FixtureRequest, session_settings: Settings) -> Settings:
+    """The module's settings: the sim store, or the main one for ``pytest.mark.store("main")``
+    (whose runs name their real sources themselves)."""
+    marker = request.node.get_closest_marker("store")
+    store = marker.args[0] if marker else SIM_STORE
+    if store == MAIN_STORE:
+        return session_settings.with_overrides(store=MAIN_STORE, sources=None)
+    return session_settings.with_overrides(store=SIM_STORE)
+
+
+def store_urls(settings: Settings, store: str) -> tuple[str, str]:
+    """The database and Redis URLs of ``store`` on the session's servers."""
+    urls = resolve_service_urls(settings.with_overrides(store=store))
+    return urls.database_url, urls.redis_url
+
+
 def clean_state(settings: Settings) -> None:
-    """Empty every table and the Redis database: each test starts from nothing."""
-    engine = create_engine(settings.database_url or "")
+    """Empty every table and the Redis database of both stores: each test starts from
+    nothing."""
     tables = ", ".join(t.name for t in metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    client = redis.Redis.from_url(settings.redis_url or "")
-    client.flushdb()
-    client.close()
+    for store in STORES:
+        database_url, redis_url = store_urls(settings, store)
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture

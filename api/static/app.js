@@ -60,6 +60,15 @@ function cell(row, text, className) {
   return td;
 }
 
+// The store this server reads and writes: "sim" (the simulated market) or "main" (real data).
+function showStore(store) {
+  const badge = $("#store");
+  if (!store) return;
+  badge.hidden = false;
+  badge.className = `store ${store}`;
+  badge.textContent = store === "sim" ? "store: sim (simulated market)" : `store: ${store}`;
+}
+
 // ---- the runs list -------------------------------------------------------------------------
 
 let listPage = 1;
@@ -71,6 +80,7 @@ async function showList() {
   try {
     const data = await api("GET", `/api/v1/runs?page=${listPage}&per_page=20`);
     notice("");
+    showStore(data.store);
     for (const run of data.items.filter((r) => ACTIVE.has(r.status))) {
       // the list has stored counts; an active run's live ones are in its own view
       const live = await api("GET", `/api/v1/runs/${run.id}`);
@@ -141,6 +151,7 @@ function render(view) {
     el.textContent = text[el.dataset.field] ?? "";
   }
   $("#run-status").className = `status ${view.status}`;
+  showStore(view.store);
   document.body.dataset.runStatus = view.status;
   document.title = `Run ${view.id} · ${view.percent}% · ${view.status} · stocksync`;
 

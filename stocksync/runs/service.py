@@ -127,10 +127,10 @@ def rebuild_counters(ctx: Context, run: RunRecord) -> progress.Counters:
 
 
 def run_view(ctx: Context, run_id: int) -> dict[str, Any]:
-    """A run's status and live progress, as the API and CLI show it."""
+    """A run's status and live progress, as the API and CLI show it, and the store it is in."""
     run = get_run(ctx, run_id)
     counters = live_counters(ctx, run)
-    return describe(run, counters)
+    return {**describe(run, counters), "store": ctx.store}
 
 
 def describe(run: RunRecord, counters: progress.Counters) -> dict[str, Any]:
@@ -189,7 +189,7 @@ def list_runs(ctx: Context, *, page: int, per_page: int) -> dict[str, Any]:
                 "trigger": run.trigger,
             }
         )
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    return {"items": items, "page": page, "per_page": per_page, "total": total, "store": ctx.store}
 
 
 def list_items(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stocksync.codes import normalize_code
+from stocksync.config import REAL_SOURCES_BY_PRIORITY
 from stocksync.domain import Period
 from stocksync.errors import InvalidRequest
 from stocksync.runs.schemas import DATASETS, RUN_REQUEST, validate
@@ -231,13 +232,36 @@ def _range(
 def _sources(
     body: Mapping[str, Any], known: tuple[str, ...], default_sources: tuple[str, ...]
 ) -> tuple[str, ...]:
+    # ``known`` is what runs in this store may name: the real sources in the main store, sim
+    # alone in the sim store (the simulated market never writes where real data lives).
     given = [f for f in ("sources", "preferred_sources", "data_sources") if _given(body, f)]
     if len(given) > 1:
         raise InvalidRequest(f"give only one of {', '.join(given)}", field=given[1])
     sources = default_sources
+    field = given[0] if given else "sources"
+    names = [s.lower() for s in _string_list(body[field], field)] if given else list(sources)
+    real = [s for s in names if s in REAL_SOURCES_BY_PRIORITY]
+    if "sim" in names and real:
+        raise InvalidRequest(
+            f"a run cannot mix sim (the simulated market) with real sources ({', '.join(real)}): "
+            "simulated data is kept in its own store, apart from real data; sync them in "
+            "separate runs",
+            field=field,
+        )
+    if "sim" in names and "sim" not in known:
+        raise InvalidRequest(
+            "the simulated market lives in its own store: use `stocksync sync --source sim` "
+            "or `stocksync up --store sim`",
+            field=field,
+        )
+    if real and known == ("sim",):
+        raise InvalidRequest(
+            f"real sources ({', '.join(real)}) write to the main store, not the simulated "
+            f"market's: use `stocksync sync --source {real[0]}` or `stocksync up` (without "
+            "--store sim)",
+            field=field,
+        )
     if given:
-        field = given[0]
-        names = [s.lower() for s in _string_list(body[field], field)]
         bad = [s for s in names if s not in known]
         if bad:
             raise InvalidRequest(

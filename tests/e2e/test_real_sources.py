@@ -22,7 +22,7 @@ from fake_eastmoney import FakeEastmoney  # type: ignore[import-not-found]
 from fake_tushare import TEST_TOKEN, FakeTushare  # type: ignore[import-not-found]
 from faults import Faults  # type: ignore[import-not-found]
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.store("main")]  # real sources: the main store
 
 
 @pytest.fixture

@@ -23,7 +23,10 @@ from stocksync.sim import SimMarket
 from stocksync.sources.sim import sim_market
 from stocksync.storage.schema import bars, valuations
 
-pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.rename")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.rename"),
+    pytest.mark.store("main"),  # real sources: the main store
+]
 START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 14)  # 10 trading days
 LATER = (dt.date(2025, 3, 17), dt.date(2025, 3, 21))  # 5 more
 
@@ -189,7 +192,7 @@ def test_a_dataset_one_source_lacks_is_fetched_from_another_later(
 def test_a_bug_in_an_adapter_fails_its_unit_once_and_leaves_the_breaker_closed(
     ctx, settings, market, monkeypatch
 ):
-    sim = build_context(settings.with_overrides(sources=("sim",)))
+    sim = build_context(settings.with_overrides(store="sim", sources=("sim",)))
     recorder = Recorder()
     created = runs.create_run(
         sim, runs.parse_spec(sim, {"start_date": str(START), "end_date": "2025-03-04"}), recorder

@@ -175,4 +175,5 @@ def test_incremental_from_the_last_stored_bar_or_a_default_window():
 
 def test_the_seeds_source_field_names_are_accepted():
     assert parse({**RANGE, "preferred_sources": ["baostock"]}).sources == ("baostock",)
-    assert parse({**RANGE, "data_sources": "baostock,sim"}).sources == ("baostock", "sim")
+    assert parse({**RANGE, "data_sources": "baostock"}).sources == ("baostock",)
+    assert parse({**RANGE, "data_sources": " sim, "}).sources == ("sim",)  # sim runs alone
