@@ -8,7 +8,9 @@ from typing import Any
 from celery import Task
 
 from stocksync.config import get_settings
+from stocksync.errors import StocksyncError
 from stocksync.runs import control
+from stocksync.runs import service as runs
 from stocksync.runs.execution import (
     OUTAGE_ERRORS,
     RetryLater,
@@ -101,3 +103,16 @@ def fire_schedule(name: str, slot: str) -> dict[str, Any]:
     return scheduling.fire_schedule(
         get_context(), str(name), dt.datetime.fromisoformat(slot), CeleryDispatcher(app)
     )
+
+
+@app.task(name="stocksync.plan_run", acks_late=True, reject_on_worker_lost=True, **_OUTAGE_RETRY)
+def plan_run(run_id: int) -> dict[str, Any]:
+    """Plan a run the API recorded as ``planning``: reference data, its units, dispatch. A plan
+    that cannot be made is recorded on the run (failed, with the reason)."""
+    try:
+        created = runs.plan_started_run(get_context(), int(run_id), CeleryDispatcher(app))
+    except StocksyncError as exc:
+        return {"run_id": run_id, "outcome": "failed", "error": str(exc)}
+    if created is None:
+        return {"run_id": run_id, "outcome": "not planning"}
+    return {"run_id": run_id, "outcome": "planned", "units": created.total}
