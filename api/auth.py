@@ -6,17 +6,16 @@ site's page. Reading stays open either way. A token is never accepted from the U
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, make_response, request
 from flask.typing import ResponseReturnValue
 
 from api.errors import error_response
+from stocksync.hosts import is_loopback
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HOW_TO_SEND = "send 'Authorization: Bearer <token>' (or 'X-API-Token: <token>')"
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 # Query parameters a client might put a token in; the request is refused and never logged
 # with its value (see api.serve).
 TOKEN_PARAMETERS = frozenset({
@@ -34,15 +33,10 @@ def is_loopback_host(host: str) -> bool:
     """Whether a ``Host`` header (``name[:port]``) names this machine's loopback interface:
     ``localhost``, 127.0.0.0/8 or ``[::1]``. Names are not resolved."""
     try:
-        name = (urlsplit(f"//{host}").hostname or "").rstrip(".")
+        name = urlsplit(f"//{host}").hostname or ""
     except ValueError:
         return False
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(name)
 
 
 def presented_token() -> str | None:

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
+from stocksync.hosts import is_loopback
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``; any other name or address is not (names
-    are not resolved: a name could point anywhere)."""
-    name = host.strip().strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+__all__ = ["exposure_problem", "is_loopback"]
 
 
 def exposure_problem(host: str, api_token: str | None) -> str | None:

@@ -166,11 +166,8 @@ def start_run(ctx: Context, spec: RunSpec, *, trigger: str = "api") -> int:
     """Record a run as ``planning`` and take the active-run lock, asking no source; returns
     its id. RunConflict (decided first) when another run is active; InvalidRequest when the
     stored reference data shows the request cannot run."""
-    holder = ctx.lock.holder()
-    if holder is not None:
-        raise RunConflict(holder.run_id)
+    _refuse_if_active(ctx)
     with ctx.engine.begin() as conn:
-        _no_other_active(conn)
         check_stored(conn, spec)
         fence = ctx.lock.next_fence(floor=ledger.max_fence(conn))
         run_id = ledger.insert_run(
@@ -183,10 +180,14 @@ def start_run(ctx: Context, spec: RunSpec, *, trigger: str = "api") -> int:
     return run_id
 
 
-def _no_other_active(conn: Connection) -> None:
-    """RunConflict when a run is still active in the ledger although nobody holds the lock
-    (its workers died, or it is paused): exactly one run may be active at a time."""
-    active = ledger.runs_with_status(conn, tuple(RUN_ACTIVE_STATUSES))
+def _refuse_if_active(ctx: Context) -> None:
+    """RunConflict when another run holds the lock, or is still active in the ledger although
+    nobody holds it (its workers died, or it is paused): exactly one run may be active."""
+    holder = ctx.lock.holder()
+    if holder is not None:
+        raise RunConflict(holder.run_id)
+    with ctx.engine.connect() as conn:
+        active = ledger.runs_with_status(conn, tuple(RUN_ACTIVE_STATUSES))
     if active:
         run = active[0]
         raise RunConflict(
@@ -272,11 +273,7 @@ def create_run(
     """Start and plan a run in this process: a conflict is decided first, then the reference
     data is fetched (nothing is recorded if that fails), then the run is recorded, planned
     and dispatched. RunConflict when another run is active, InvalidRequest for bad input."""
-    holder = ctx.lock.holder()
-    if holder is not None:
-        raise RunConflict(holder.run_id)
-    with ctx.engine.connect() as conn:
-        _no_other_active(conn)
+    _refuse_if_active(ctx)
     gather_reference(ctx, spec)
     with ctx.engine.connect() as conn:  # refuse bad input before anything is recorded
         if spec.symbols:

@@ -14,6 +14,7 @@ from stocksync.context import build_context
 from stocksync.runs import service as runs
 from stocksync.sources.sim import sim_market
 
+pytestmark = pytest.mark.store("main")  # the real sources' store
 BODY = {"start_date": "2025-03-03", "end_date": "2025-03-05"}
 
 
