@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from stocksync.sources.sim import sim_market
 
     args = parse_args(argv)
-    base = Settings(data_dir=make_data_dir(), sim=SimSettings(stocks=args.stocks), sources=("sim",))
+    base = Settings(
+        data_dir=make_data_dir(), sim=SimSettings(stocks=args.stocks), sources=("sim",), store="sim"
+    )
     services = start_services(base, database_server_url=args.database_url, redis_url=None)
     ctx = build_context(services.settings)
     try:

@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=data_dir,
         sim=SimSettings(stocks=args.stocks, latency_ms=0.0),
         sources=("sim",),
+        store="sim",  # the simulated market never writes where real data lives
         worker_concurrency=args.concurrency,
     )
     print(f"[{time.strftime('%H:%M:%S')}] services in {data_dir}", file=sys.stderr, flush=True)

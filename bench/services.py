@@ -36,8 +36,9 @@ class BenchServices:
         """Stop the embedded servers, drop the created database, remove the temp dir."""
         notes = stop_embedded(self.settings)
         if self.external_server_url and self.external_database:
-            _drop_database(self.external_server_url, self.external_database)
-            notes.append(f"dropped database {self.external_database}")
+            for name in (f"{self.external_database}_sim", self.external_database):  # sim store
+                _drop_database(self.external_server_url, name)
+                notes.append(f"dropped database {name}")
         shutil.rmtree(self.data_dir, ignore_errors=True)
         return notes
 
@@ -88,8 +89,8 @@ def start_services(
         urls = resolve_service_urls(
             base.with_overrides(database_url=database_url, redis_url=redis_url)
         )
-        services.settings = base.with_overrides(
-            database_url=urls.database_url, redis_url=urls.redis_url
+        services.settings = base.with_overrides(  # a sim store derives its own from these
+            database_url=urls.main_database_url, redis_url=urls.main_redis_url
         )
         upgrade(urls.database_url)
     except BaseException:

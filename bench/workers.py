@@ -13,7 +13,7 @@ from celery import Celery
 
 from cli import processes
 from stocksync.config import Settings, get_settings
-from stocksync.embedded import ServiceUrls
+from stocksync.embedded import ServiceUrls, resolve_service_urls
 
 READY_TIMEOUT_S = 90.0
 
@@ -35,10 +35,10 @@ def celery_app(settings: Settings) -> Celery:
     get_settings.cache_clear()
     from workers.app import app
 
-    if app.conf.broker_url != settings.redis_url:
+    broker = resolve_service_urls(settings).redis_url  # the store's Redis
+    if app.conf.broker_url != broker:
         raise BenchFailure(
-            f"workers.app was already configured for {app.conf.broker_url}, "
-            f"not {settings.redis_url}"
+            f"workers.app was already configured for {app.conf.broker_url}, not {broker}"
         )
     return app
 
