@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from api.auth import register_token_check
 from api.bars import bp as bars_bp
@@ -25,14 +26,19 @@ from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.runs.dispatch import Dispatcher
 
+MAX_ROW_ID = 2**63 - 1  # PostgreSQL's bigint
+
 
 class RowIdConverter(IntegerConverter):
     """``<int:...>`` in stocksync's routes: an id PostgreSQL's bigint can hold; a larger number
-    matches no route (a 404, as for any id that does not exist) instead of failing a query."""
+    is a 404 (as for any id that does not exist) instead of failing a query — for every method
+    (werkzeug would call it a 405 for a method another rule of the same path serves)."""
 
-    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ROW_ID:
+            raise NotFound()
+        return number
 
 
 def _default_dispatcher() -> Dispatcher:

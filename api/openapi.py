@@ -3,7 +3,9 @@
 Paths come from the app's own URL map, so no route can be left out; request bodies are the very
 JSON Schemas (:mod:`stocksync.runs.schemas`) the request parsers validate against. An
 endpoint without an entry in :data:`OPERATIONS` fails the test suite rather than appear
-undocumented.
+undocumented. Query and path parameters say what the routes read (required or not, ranges,
+the values a choice takes), and every answer has its schema; schemathesis checks the document
+against the running server (tests/integration/test_openapi_conformance.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from stocksync.runs.schemas import DATE, RUN_REQUEST, SCHEDULE_UPDATE
+from stocksync.runs.schemas import (
+    CODE_PATTERN,
+    DATE,
+    RUN_REQUEST,
+    SCHEDULE_UPDATE,
+    any_case_words,
+)
 
 bp = Blueprint("openapi", __name__)
 
@@ -34,86 +42,225 @@ ERROR = {
         }
     },
 }
-PAGE = [
-    ("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
-    ("per_page", {"type": "integer", "minimum": 1, "maximum": 500}, "items per page"),
-]
-ITEM_STATUS = {"type": "string", "enum": ["pending", "running", "success", "failed", "skipped"]}
+
+
+def obj(required: list[str] | None = None, **properties: Any) -> dict[str, Any]:
+    """A JSON object schema with these properties (``required`` of them always present); other
+    properties may follow (responses grow fields without breaking clients)."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+INT = {"type": "integer"}
+STR = {"type": "string"}
+NULLABLE_STR = {"type": ["string", "null"]}
+NULLABLE_NUM = {"type": ["number", "null"]}
+LIST = {"type": "array", "items": {"type": "object"}}
+RUN_STATUS = {"type": "string", "description": "pending, planning, running, paused, success, "
+              "success_with_errors, failed, cancelled or skipped"}  # fmt: skip
+RUN_VIEW = obj(
+    ["id", "status", "total", "done", "success", "failed", "skipped", "pending", "percent"],
+    id=INT, kind=STR, status=RUN_STATUS, total=INT, done=INT, success=INT, failed=INT,
+    skipped=INT, pending=INT, percent={"type": "number"}, current_date=NULLABLE_STR,
+    eta_s=NULLABLE_NUM, rows_written=INT, message=NULLABLE_STR, error=NULLABLE_STR,
+    trigger=NULLABLE_STR, created_at=NULLABLE_STR, started_at=NULLABLE_STR,
+    finished_at=NULLABLE_STR, duration_s=NULLABLE_NUM,
+)  # fmt: skip
+PAGED = obj(["items", "page", "per_page", "total"], items=LIST, page=INT, per_page=INT, total=INT)
+REQUEUED = obj(["run_id", "requeued"], run_id=INT, requeued=INT, reset_failed=INT, run=RUN_VIEW)
+HEALTH = obj(
+    ["status", "checks"],
+    status={"type": "string", "enum": ["ok", "degraded"]},
+    checks={"type": "object", "additionalProperties": {"type": "string"}},
+)
+SCHEDULE = obj(["name", "cron", "enabled"], name=STR, cron=STR, enabled={"type": "boolean"})
+FIRED = obj(["outcome", "message"], outcome=STR, run_id={"type": ["integer", "null"]}, message=STR)
+
+MAX_PAGE = 10**9  # what the routes accept: (page - 1) * per_page stays within a bigint OFFSET
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter: its schema as the server reads it, and whether it must be sent."""
+
+    name: str
+    schema: dict[str, Any]
+    text: str
+    required: bool = False
+
+
+def paging(most: int) -> list[Param]:
+    return [
+        Param("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+              "page number"),
+        Param("per_page", {"type": "integer", "minimum": 1, "maximum": most},
+              f"items per page (at most {most})"),
+    ]  # fmt: skip
+
+
+# An empty value is read as "not given" (the default).
+ITEM_STATUS = {
+    "type": "string",
+    "enum": ["", "pending", "running", "success", "failed", "skipped"],
+}
+CHOICE = {"period": ["daily", "weekly", "monthly"], "adjust": ["none", "qfq", "hfq"]}
+
+
+def any_case_choice(words: list[str]) -> dict[str, Any]:
+    """One of ``words`` in any letter case, or empty (the default)."""
+    return {"type": "string", "pattern": f"^(?:{any_case_words(tuple(words))})?$",
+            "examples": words}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Operation:
     summary: str
     body: dict[str, Any] | None = None
-    query: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+    query: list[Param] = field(default_factory=list)
     ok: int = 200
     errors: tuple[int, ...] = ()
     media: str = "application/json"
+    response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    # other answers that are no error (a status → its schema), and errors whose body is not the
+    # usual error shape
+    also: dict[int, dict[str, Any]] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
 
 
 OPERATIONS: dict[str, Operation] = {
-    "health.healthz": Operation("Liveness: can the API reach PostgreSQL and Redis", errors=(503,)),
+    "health.healthz": Operation(
+        "Liveness: can the API reach PostgreSQL and Redis", response=HEALTH, also={503: HEALTH}
+    ),
     "runs.create_run": Operation(
-        "Start a run (202 with a link to follow it)", RUN_REQUEST, ok=202, errors=(400, 409, 503)
+        "Start a run (202 with a link to follow it)",
+        RUN_REQUEST,
+        ok=202,
+        errors=(400, 409, 503),
+        response=obj(["run_id", "link"], run_id=INT, link=STR, status=STR),
+        headers={"Location": {"description": "the run's link", "schema": STR}},
     ),
     "runs.preview_run": Operation(
-        "What a run would do: units, already done, calls, ETA", RUN_REQUEST, errors=(400,)
+        "What a run would do: units, already done, calls, ETA",
+        RUN_REQUEST,
+        errors=(400,),
     ),
-    "runs.list_runs": Operation("Runs, newest first", query=PAGE, errors=(400,)),
-    "runs.show_run": Operation("A run with live progress and an ETA", errors=(404,)),
+    "runs.list_runs": Operation(
+        "Runs, newest first", query=paging(200), errors=(400,), response=PAGED
+    ),
+    "runs.show_run": Operation(
+        "A run with live progress and an ETA", errors=(404,), response=RUN_VIEW
+    ),
     "runs.list_items": Operation(
         "A run's units, e.g. the failed ones with their errors and attempts",
-        query=[("status", ITEM_STATUS, "only units in this status"), *PAGE],
+        query=[Param("status", ITEM_STATUS, "only units in this status"), *paging(500)],
         errors=(400, 404),
+        response=PAGED,
     ),
     "runs.date_summary": Operation(
-        "A run's progress per trade date (the seeds' sync_progress_summary)", errors=(404,)
+        "A run's progress per trade date (the seeds' sync_progress_summary)",
+        errors=(404,),
+        response=obj(["run_id", "dates"], run_id=INT, dates=LIST),
     ),
     "runs.resume_run": Operation(
-        "Continue a paused or interrupted run", ok=202, errors=(400, 404, 409)
+        "Continue a paused or interrupted run", ok=202, errors=(400, 404, 409), response=REQUEUED
     ),
     "runs.retry_failed": Operation(
-        "Failed units back to pending, and run them", ok=202, errors=(400, 404, 409)
+        "Failed units back to pending, and run them",
+        ok=202,
+        errors=(400, 404, 409),
+        response=REQUEUED,
     ),
-    "runs.reset_failed": Operation("Failed units back to pending, not run", errors=(404,)),
+    "runs.reset_failed": Operation(
+        "Failed units back to pending, not run",
+        errors=(404,),
+        response=obj(["run_id", "reset"], run_id=INT, reset=INT),
+    ),
     "runs.pause_run": Operation("Stop dispatching; resume continues", errors=(400, 404)),
     "runs.cancel_run": Operation("Stop the run for good", errors=(400, 404)),
     "runs.clear_run": Operation(
         "Delete a finished run's ledger (bars stay; the work can be done again)",
         errors=(404, 409),
+        response=obj(["run_id", "deleted_items"], run_id=INT, deleted_items=INT),
     ),
     "events.run_events": Operation(
         "Server-sent events: the run's progress on every change, then 'end'",
         errors=(404,),
         media="text/event-stream",
+        response=obj(
+            ["event", "data"],
+            event={"type": "string", "enum": ["progress", "end"]},
+            data={"type": "string", "description": "the run's view as JSON"},
+            id=STR,
+        ),
     ),
-    "sources.list_sources": Operation("Sources in priority order: availability, limits, circuits"),
+    "sources.list_sources": Operation(
+        "Sources in priority order: availability, limits, circuits",
+        query=[Param("check", STR, "false, no or 0: do not probe the sources' availability")],
+        response=obj(["sources"], sources=LIST),
+    ),
     "bars.get_bars": Operation(
         "Stored bars of one stock, raw or forward/backward adjusted",
         query=[
-            ("code", {"type": "string"}, "stock code, e.g. 600000 or 600000.SH"),
-            ("start", DATE, "first date"),
-            ("end", DATE, "last date"),
-            ("period", {"type": "string", "enum": ["daily", "weekly", "monthly"]}, "bar period"),
-            ("adjust", {"type": "string", "enum": ["none", "qfq", "hfq"]}, "price adjustment"),
+            Param(
+                "code",
+                {"type": "string", "pattern": CODE_PATTERN},
+                "stock code, e.g. 600000 or 600000.SH",
+                required=True,
+            ),
+            Param("start", DATE, "first date", required=True),
+            Param("end", DATE, "last date (not before start)", required=True),
+            Param("period", any_case_choice(CHOICE["period"]), "bar period (default daily)"),
+            Param("adjust", any_case_choice(CHOICE["adjust"]), "price adjustment (default none)"),
         ],
         errors=(400, 404),
+        response=obj(
+            ["code", "period", "adjust", "bars"], code=STR, period=STR, adjust=STR, bars=LIST
+        ),
     ),
-    "stats.stats": Operation("Rows and latest dates per period and source"),
+    "stats.stats": Operation(
+        "Rows and latest dates per period and source", response=obj(["bars"], bars=LIST)
+    ),
     "stats.stats_coverage": Operation(
         "Coverage per dataset and trade date",
-        query=[("start", DATE, "first date"), ("end", DATE, "last date")],
+        query=[
+            Param("start", DATE, "first date", required=True),
+            Param(
+                "end", DATE, "last date (not before start, at most a year after it)", required=True
+            ),
+        ],
         errors=(400,),
+        response=obj(["start", "end", "dates"], start=STR, end=STR, dates=LIST),
     ),
-    "schedules.list_schedules": Operation("The beat schedules, with their next firing"),
-    "schedules.show_schedule": Operation("One schedule", errors=(404,)),
+    "schedules.list_schedules": Operation(
+        "The beat schedules, with their next firing",
+        response=obj(["items"], items={"type": "array", "items": SCHEDULE}),
+    ),
+    "schedules.show_schedule": Operation("One schedule", errors=(404,), response=SCHEDULE),
     "schedules.update_schedule": Operation(
-        "Change a schedule's cron, enabled flag or run body", SCHEDULE_UPDATE, errors=(400, 404)
+        "Change a schedule's cron, enabled flag or run body",
+        SCHEDULE_UPDATE,
+        errors=(400, 404),
+        response=SCHEDULE,
     ),
     "schedules.run_schedule": Operation(
-        "Fire a schedule now (recorded as skipped if another run is active)", errors=(404,)
+        "Fire a schedule now: 202 with the run's link when it started, 200 with the record of "
+        "a fire that was skipped (another run active, not a trading day, nothing to sync)",
+        ok=202,
+        errors=(404,),
+        response=obj(
+            ["outcome", "run_id", "link"],
+            outcome={"const": "started"},
+            run_id=INT,
+            link=STR,
+            message=STR,
+        ),
+        also={200: FIRED},
     ),
-    "openapi.openapi_document": Operation("This document"),
+    "openapi.openapi_document": Operation(
+        "This document", response=obj(["openapi", "paths"], openapi=STR, paths={"type": "object"})
+    ),
 }
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -122,6 +269,11 @@ STATUS_TEXT = {200: "OK", 202: "Accepted", 400: "Invalid request", 401: "Token m
                404: "Not found", 409: "Conflict", 413: "The body is larger than 1 MiB",
                503: "A service is unavailable"}  # fmt: skip
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# What Flask's converters match: <int:…> only digits (no sign), <…> one path segment.
+PATH_SCHEMA = {
+    "int": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+}
 
 
 def build_document(app: Flask) -> dict[str, Any]:
@@ -135,14 +287,13 @@ def build_document(app: Flask) -> dict[str, Any]:
             raise LookupError(f"endpoint {rule.endpoint} ({rule.rule}) has no OpenAPI entry")
         path = _PARAM.sub(r"{\2}", rule.rule)
         params = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if conv == "int" else "string"}}
+            {"name": name, "in": "path", "required": True, "schema": PATH_SCHEMA[conv]}
             for conv, name in _PARAM.findall(rule.rule)
-        ]  # fmt: skip
+        ]
         params += [
-            {"name": name, "in": "query", "required": False, "schema": schema,
-             "description": text}
-            for name, schema, text in op.query
+            {"name": p.name, "in": "query", "required": p.required, "schema": p.schema,
+             "description": p.text}
+            for p in op.query
         ]  # fmt: skip
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
@@ -172,17 +323,27 @@ def build_document(app: Flask) -> dict[str, Any]:
 
 
 def _operation(endpoint: str, op: Operation, method: str, params: list[Any]) -> dict[str, Any]:
-    responses: dict[str, Any] = {
-        str(op.ok): {"description": STATUS_TEXT[op.ok], "content": {op.media: {}}}
+    ok: dict[str, Any] = {
+        "description": STATUS_TEXT[op.ok],
+        "content": {op.media: {"schema": op.response}},
     }
+    if op.headers:
+        ok["headers"] = op.headers
+    responses: dict[str, Any] = {str(op.ok): ok}
+    for code, schema in op.also.items():
+        responses[str(code)] = {
+            "description": STATUS_TEXT[code],
+            "content": {"application/json": {"schema": schema}},
+        }
     errors = set(op.errors) | ({401, 403} if method in MUTATING else set())
     if op.body is not None:
         errors.add(413)
-    for code in sorted(errors):
+    for code in sorted(errors - set(op.also)):
         responses[str(code)] = {
             "description": STATUS_TEXT[code],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
+    responses = dict(sorted(responses.items()))
     operation: dict[str, Any] = {
         "operationId": endpoint.replace(".", "_"),
         "summary": op.summary,

@@ -8,6 +8,7 @@ does not exist, start after end, the range cap) follow in the parsers that use t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,85 @@ PERIODS = ("daily", "weekly", "monthly")
 KINDS = ("range", "all_history", "incremental")
 DATASETS = (*(name.value for name in FACT_DATASETS), DatasetName.SECURITIES.value)
 MAX_DAYS_BACK = 3650
+
+
+def _any_case(word: str) -> str:
+    """A regular expression matching ``word`` in any letter case (JSON Schema patterns have no
+    case-insensitive flag)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def any_case_words(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(_any_case(w) for w in words) + ")"
+
+
+# A stock code in a form stocksync reads (600000, 600000.SH, sh.600000, SH600000; any case):
+# the six digits' first one names the exchange (6 Shanghai; 0, 3 Shenzhen; 4, 8, 9 Beijing).
+CODE = (
+    r"(?:[034689][0-9]{5}"
+    r"|6[0-9]{5}\.[Ss][Hh]|[03][0-9]{5}\.[Ss][Zz]|[489][0-9]{5}\.[Bb][Jj]"
+    r"|[Ss][Hh]\.?6[0-9]{5}|[Ss][Zz]\.?[03][0-9]{5}|[Bb][Jj]\.?[489][0-9]{5})"
+)
+CODE_PATTERN = rf"^\s*{CODE}\s*$"
+
+
+def _list_of(item: str, what: str, *, padded: bool = False) -> dict[str, Any]:
+    """The values a string list may hold (``item``, a pattern without anchors): a list of them
+    (each with spaces around when ``padded``), or one string of them separated by commas or
+    spaces; an empty string or list is the default."""
+    pad = r"\s*" if padded else ""
+    separated = rf"^[ ,]*(?:{item}(?:[ ,]+{item})*)?[ ,]*$"
+    return {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string", "pattern": f"^{pad}{item}{pad}$"}},
+            {"type": "string", "pattern": separated},
+        ],
+        "description": what,
+    }
+
+
+_NON_EMPTY = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "minItems": 1}]}
+
+# The rules of a run request that its parser states in its own words (and so that are left out
+# when a body is validated against the schema): which fields each kind takes, and the values a
+# list may hold. The document carries them, so it accepts exactly what the parser accepts.
+# What no schema can state is checked after them: dates that exist, start before end, the range
+# cap, end not in the future, codes and sources this installation knows.
+RUN_RULES: list[dict[str, Any]] = [
+    {
+        "if": {"required": ["kind"], "properties": {"kind": {"const": "incremental"}}},
+        "then": {"not": {"required": ["start_date"]}},
+        "else": {"not": {"required": ["days_back"]}},
+    },
+    {
+        "if": {
+            "anyOf": [
+                {"not": {"required": ["kind"]}},
+                {"required": ["kind"], "properties": {"kind": {"const": "range"}}},
+            ]
+        },
+        "then": {"required": ["start_date", "end_date"]},
+    },
+    {  # sources go by one name only (an empty string or list counts as not given)
+        "not": {
+            "anyOf": [
+                {"required": [a, b], "properties": {a: _NON_EMPTY, b: _NON_EMPTY}}
+                for a, b in (
+                    ("sources", "preferred_sources"),
+                    ("sources", "data_sources"),
+                    ("preferred_sources", "data_sources"),
+                )
+            ]
+        }
+    },
+    {
+        "properties": {
+            "symbols": _list_of(CODE, "stock codes", padded=True),
+            "periods": _list_of(any_case_words(PERIODS), "bar periods"),
+            "datasets": _list_of(any_case_words(DATASETS), "datasets"),
+        }
+    },
+]
 
 RUN_REQUEST: dict[str, Any] = {
     "title": "RunRequest",
@@ -85,6 +165,7 @@ RUN_REQUEST: dict[str, Any] = {
             "description": "redo units an earlier run already synced",
         },
     },
+    "allOf": RUN_RULES,
 }
 
 _KIND_WORDS = {
@@ -97,12 +178,22 @@ _KIND_WORDS = {
 }
 
 
+def _structural(schema: Any) -> Any:
+    """``schema`` without its ``allOf`` rules (which the parsers check in their own words)."""
+    if isinstance(schema, Mapping):
+        return {k: _structural(v) for k, v in schema.items() if k != "allOf"}
+    if isinstance(schema, list):
+        return [_structural(v) for v in schema]
+    return schema
+
+
 def validate(body: object, schema: Mapping[str, Any], *, what: str = "the request body") -> None:
-    """Raise :class:`InvalidRequest` for the most relevant way ``body`` breaks ``schema``."""
+    """Raise :class:`InvalidRequest` for the most relevant way ``body`` breaks ``schema``'s
+    structure (its ``allOf`` rules are the parser's to check, with clearer messages)."""
     if schema.get("type") == "object" and not isinstance(body, Mapping):
         raise InvalidRequest(f"{what} must be a JSON object")
     errors = sorted(
-        Draft202012Validator(schema).iter_errors(body),
+        Draft202012Validator(_structural(schema)).iter_errors(body),
         key=lambda e: (len(e.absolute_path) == 0, list(map(str, e.absolute_path))),
     )
     if errors:

@@ -104,7 +104,12 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def _given(body: Mapping[str, Any], field: str) -> bool:
-    return body.get(field) not in (None, [], "")
+    """Whether ``field`` holds something: null, an empty list and a string of nothing but
+    separators (commas, spaces) all leave it to its default."""
+    value = body.get(field)
+    if isinstance(value, str):
+        return bool(value.replace(",", "").replace(" ", ""))
+    return value not in (None, [])
 
 
 def parse_run_request(

@@ -52,6 +52,15 @@ def test_a_minimal_request_gets_defaults():
     assert spec.force is False
 
 
+def test_a_list_of_nothing_but_separators_is_the_default():
+    # it used to be an empty tuple: a run of no period, whose incremental start failed (a 500)
+    body = {"kind": "incremental", "periods": ",, ,", "datasets": " ,", "symbols": ",",
+            "sources": " "}  # fmt: skip
+    spec = parse(body)
+    assert spec.periods == (Period.DAILY,) and spec.symbols is None
+    assert spec.datasets == ("bars", "adj_factors", "valuations") and spec.sources == ("sim",)
+
+
 def test_request_fields_are_parsed_and_deduplicated():
     spec = parse(
         {
