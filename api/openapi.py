@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from api.runs import MAX_PAGE
 from stocksync.runs.schemas import (
     CODE_PATTERN,
     DATE,
@@ -77,8 +78,6 @@ HEALTH = obj(
 )
 SCHEDULE = obj(["name", "cron", "enabled"], name=STR, cron=STR, enabled={"type": "boolean"})
 FIRED = obj(["outcome", "message"], outcome=STR, run_id={"type": ["integer", "null"]}, message=STR)
-
-MAX_PAGE = 10**9  # what the routes accept: (page - 1) * per_page stays within a bigint OFFSET
 
 
 @dataclass(frozen=True)
