@@ -39,10 +39,10 @@ def test_postgres_down_mid_run_drops_no_message_and_costs_no_attempt(
     start, end = dt.date(2025, 1, 2), dt.date(2025, 2, 28)
     own_dir = Path(tempfile.mkdtemp(prefix="ss-pgout-", dir="/tmp"))  # short: socket path
     embedded = settings.with_overrides(data_dir=own_dir, database_url=None)
-    own = settings.with_overrides(database_url=resolve_service_urls(embedded).database_url)
-    assert own.database_url is not None
-    upgrade(own.database_url)
-    engine = make_engine(own.database_url)
+    urls = resolve_service_urls(embedded)  # the sim store's database on its own server
+    own = settings.with_overrides(database_url=urls.main_database_url)
+    upgrade(urls.database_url)
+    engine = make_engine(urls.database_url)
     workers = Workers(own, tmp_path)
     api = None
     try:
