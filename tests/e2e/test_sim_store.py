@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,13 @@ import pytest
 import requests
 from e2e_support import REPO, service_env, start_api, stop_api  # type: ignore[import-not-found]
 from sqlalchemy import create_engine, func, select
+from test_events_and_page import (  # type: ignore[import-not-found]
+    field,
+    needs_chromium,
+    render_page,
+    start_run,
+    wait_status,
+)
 
 from stocksync.embedded import resolve_service_urls
 from stocksync.sources.sim import sim_market
@@ -153,3 +161,22 @@ def test_the_sim_stores_api_names_its_store_and_refuses_real_sources(ctx, settin
         stop_api(proc)
     assert ctx.store == "main"
     assert count(ctx.engine, sync_runs) == 0  # the run is in the sim store only
+
+
+@needs_chromium
+def test_the_progress_page_shows_the_store_a_run_wrote_to(ctx, settings, workers, tmp_path):
+    sim = settings.with_overrides(store="sim")
+    url, proc = start_api(sim, tmp_path)
+    try:
+        workers.start("w1", STOCKSYNC_STORE="sim")
+        run_id = start_run(url, {"start_date": START.isoformat(), "end_date": END.isoformat()})
+        wait_status(url, run_id, "success")
+        page = render_page(f"{url}/runs/{run_id}")
+        assert field(page, "store") == "sim" and field(page, "status") == "success"
+        assert re.search(
+            r'id="store" class="store sim"[^>]*>store: sim \(simulated market\)<', page
+        )
+        listing = render_page(f"{url}/")
+        assert f'href="/runs/{run_id}"' in listing and "store: sim (simulated market)" in listing
+    finally:
+        stop_api(proc)
