@@ -68,6 +68,8 @@ RUN_VIEW = obj(
     eta_s=NULLABLE_NUM, rows_written=INT, message=NULLABLE_STR, error=NULLABLE_STR,
     trigger=NULLABLE_STR, created_at=NULLABLE_STR, started_at=NULLABLE_STR,
     finished_at=NULLABLE_STR, duration_s=NULLABLE_NUM,
+    store={"type": "string", "enum": ["main", "sim"],
+           "description": "the store the run is in: main (real sources) or sim (simulated)"},
 )  # fmt: skip
 PAGED = obj(["items", "page", "per_page", "total"], items=LIST, page=INT, per_page=INT, total=INT)
 REQUEUED = obj(["run_id", "requeued"], run_id=INT, requeued=INT, reset_failed=INT, run=RUN_VIEW)
