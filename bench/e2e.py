@@ -21,7 +21,7 @@ from stocksync.context import Context
 from stocksync.domain import RUN_ACTIVE_STATUSES, RunStatus
 from stocksync.runs import service as runs
 from stocksync.runs.finalize import finalize_run
-from stocksync.sources.base import Shape, Source
+from stocksync.sources.base import Shape, Source, catalogue
 from stocksync.sources.registry import SourceRegistry
 from stocksync.sources.sim import SimSource, sim_market
 
@@ -80,7 +80,12 @@ class _ByStockSim(SimSource):
     one-stock-over-a-range calls, so the planner makes one unit per stock. Workers still use
     the real sim source; planned per-stock units run the normal ``stock_bars`` path."""
 
-    shapes = frozenset({Shape.STOCK_BY_RANGE})
+    serves = catalogue(
+        {
+            name: dataclasses.replace(offer, shapes=frozenset({Shape.STOCK_BY_RANGE}))
+            for name, offer in SimSource.serves.items()
+        }
+    )
 
 
 class _ByStockRegistry(SourceRegistry):
