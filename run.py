@@ -55,7 +55,10 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "demo":
         install("")
-        return subprocess.call([str(BIN / "stocksync"), "sync", *(rest or DEMO_ARGS)], cwd=ROOT)
+        args = rest or DEMO_ARGS
+        if not any(arg == "--source" or arg.startswith("--source=") for arg in args):
+            args = [*args, "--source", "sim"]  # the demo is the simulated market, in its store
+        return subprocess.call([str(BIN / "stocksync"), "sync", *args], cwd=ROOT)
     install("dev")
     for check in (["ruff", "check", "."], ["mypy", "stocksync"]):
         failed = subprocess.call([str(PY), "-m", *check], cwd=ROOT)
