@@ -94,7 +94,8 @@ def test_redis_restarted_empty_mid_run_progress_recovers(ctx, settings, tmp_path
         redis_server.start()  # back, empty
 
         final = wait_for(
-            lambda: (v := view())["status"] not in ("planning", "running", "pending") and v, timeout=150
+            lambda: (v := view())["status"] not in ("planning", "running", "pending") and v,
+            timeout=150,
         )
         assert final["status"] == "success", final
         assert (final["done"], final["success"], final["failed"]) == (len(days),) * 2 + (0,)

@@ -50,7 +50,10 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(ctx, workers, api_
 
     workers.start("rescuer", **SLOW)
     final = wait_for(
-        lambda: (v := progress(api_url, run_id))["status"] not in ("planning", "running", "pending") and v,
+        lambda: (
+            (v := progress(api_url, run_id))["status"] not in ("planning", "running", "pending")
+            and v
+        ),
         timeout=150,
     )
     assert final["status"] == "success", final
@@ -90,7 +93,10 @@ def test_all_workers_killed_then_a_new_one_takes_the_run_back_up(ctx, workers, a
 
     workers.start("c", **slow)  # on start it finds the interrupted run and resumes it
     final = wait_for(
-        lambda: (v := progress(api_url, run_id))["status"] not in ("planning", "running", "pending") and v,
+        lambda: (
+            (v := progress(api_url, run_id))["status"] not in ("planning", "running", "pending")
+            and v
+        ),
         timeout=150,
     )
     assert final["status"] == "success", final
