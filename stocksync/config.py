@@ -260,6 +260,13 @@ class Settings:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("STOCKSYNC_TASK_SOFT_TIME_LIMIT_S must be below the hard limit")
 
+    @property
+    def liveness_ttl_s(self) -> float:
+        """How long a worker process counts as alive after its last heartbeat (it beats three
+        times per TTL), so how soon the units a dead process left running are run again: a
+        quarter of the lock TTL, at least 2 s."""
+        return max(2.0, self.lock_ttl_s / 4)
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (used by front ends and tests)."""
         return replace(self, **changes)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from stocksync.config import SIM_SOURCE, SIM_STORE, Settings
 from stocksync.coordination.breaker import CircuitBreaker
+from stocksync.coordination.liveness import Liveness
 from stocksync.coordination.lock import RunLock
 from stocksync.coordination.ratelimit import TokenBucketQuota
 from stocksync.embedded import ServiceUrls, resolve_service_urls
@@ -53,9 +54,11 @@ class Context:
     quota: TokenBucketQuota
     lock: RunLock = field(init=False)
     breaker: CircuitBreaker = field(init=False)
+    liveness: Liveness = field(init=False)
 
     def __post_init__(self) -> None:
         self.lock = RunLock(self.redis, self.settings.lock_ttl_s)
+        self.liveness = Liveness(self.redis, self.settings.liveness_ttl_s)
         self.breaker = CircuitBreaker(self.redis)
 
     @property

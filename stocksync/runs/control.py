@@ -46,7 +46,9 @@ def _restart(
         dispatcher.plan(run.id)
         return {"run_id": run.id, "requeued": 0, "reset_failed": 0, "run": run_view(ctx, run.id)}
     try:
+        dead = _dead_claimers(ctx, run.id)
         with ctx.engine.begin() as conn:
+            ledger.release_dead_claims(conn, run.id, dead)
             reset = ledger.reset_failed_items(conn, run.id) if retry_failed else 0
             ledger.update_run(
                 conn, run.id, status=RunStatus.RUNNING.value, finished_at=None, error=None,
@@ -70,9 +72,18 @@ def _restart(
     }
 
 
+def _dead_claimers(ctx: Context, run_id: int) -> set[str]:
+    """The processes known dead that claimed units of the run still running (none when their
+    liveness cannot be judged: their units are then claimed again like any other)."""
+    with ctx.engine.connect() as conn:
+        claimers = ledger.running_claimers(conn, run_id)
+    return (ctx.liveness.dead_among(claimers) or set()) if claimers else set()
+
+
 def resume(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
     """Continue a paused or interrupted run: re-enqueue every unit not yet finished (units a
-    dead worker left running included). A finished or cancelled run cannot be resumed."""
+    dead worker left running included: back to pending, the first such interruption costing
+    them no attempt). A finished or cancelled run cannot be resumed."""
     run = get_run(ctx, run_id)
     if run.status not in RUN_ACTIVE_STATUSES:
         raise InvalidRequest(
@@ -141,7 +152,7 @@ def _stop(ctx: Context, run_id: int, status: RunStatus, *, release_lock: bool) -
 
 def recover_stale_runs(ctx: Context, dispatcher: Dispatcher) -> list[int]:
     """Resume the newest run left pending or running whose lock lapsed (every process working
-    on it died); returns the ids resumed. Called when a worker starts."""
+    on it died); returns the ids resumed. Part of :func:`stocksync.runs.recovery.recover`."""
     if ctx.lock.holder() is not None:
         return []  # a live run holds the lock
     with ctx.engine.connect() as conn:

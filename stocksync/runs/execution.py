@@ -92,19 +92,23 @@ def run_unit(
     dispatcher: Dispatcher | None = None,
     *,
     attempt_owed: bool = False,
+    claimer: str | None = None,
 ) -> UnitOutcome:
     """Run one item: per dataset, pick a source → fetch → judge → store → mark → count.
 
     Raises :class:`RetryLater` when what is still open failed transiently or is rate-limited,
     and :class:`ServiceOutage` when PostgreSQL or Redis dropped out (nothing half-written: the
     unit's writes are one transaction). ``attempt_owed`` (from an earlier ServiceOutage) claims
-    the item without counting an attempt. ``dispatcher`` enqueues per-stock units when a
+    the item without counting an attempt. ``claimer`` names this process on the claim (its
+    liveness key must be kept alive while it works). ``dispatcher`` enqueues per-stock units when a
     per-date unit must be split for a source that can only serve one stock at a time.
     """
     claimed = False
     try:
         with ctx.engine.begin() as conn:
-            item = ledger.claim_item(conn, item_id, count_attempt=not attempt_owed)
+            item = ledger.claim_item(
+                conn, item_id, count_attempt=not attempt_owed, claimed_by=claimer
+            )
             existing = item or ledger.get_item(conn, item_id)
             run = ledger.get_run(conn, existing.run_id) if existing else None
         claimed = item is not None

@@ -146,6 +146,10 @@ sync_items = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # the process ("host:pid:tag") that last claimed the item; NULL: claimed by no worker
+    Column("claimed_by", Text),
+    # times a worker died while running it (the first one costs no attempt)
+    Column("interruptions", Integer, nullable=False, server_default="0"),
     UniqueConstraint("run_id", "unit_key"),
 )
 Index("ix_sync_items_run_id_status", sync_items.c.run_id, sync_items.c.status)
