@@ -1,9 +1,12 @@
-"""Taking back up a run whose every worker died, or whose queue and lock Redis lost.
+"""Taking back up work that died with the processes doing it.
 
-When a worker starts, and then every lock TTL while it runs, it checks for a run left pending or
-running in PostgreSQL whose active-run lock lapsed (all its workers died, or Redis restarted
-without its data) and resumes it: its unfinished units are enqueued again and its counters
-rebuilt from the ledger. A sweep is cheap (one Redis GET while a run is healthy).
+When a worker starts, and then three times per liveness TTL while it runs (a quarter of the lock
+TTL: every 5 s by default), it sweeps (:func:`stocksync.runs.recovery.recover`): a run left
+pending or running whose active-run lock lapsed (all its workers died, or Redis restarted
+without its data) is resumed — its unfinished units enqueued again, its counters rebuilt from
+the ledger — and the units that a dead worker process left running in the active run are put
+back to pending and enqueued again while the other workers carry on. A sweep is cheap (a few
+Redis reads while all is well).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import threading
 
 from celery.signals import worker_ready, worker_shutdown
 
-from stocksync.runs.control import recover_stale_runs
+from stocksync.runs.recovery import Recovered, recover, sweep_interval_s
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
 from workers.runtime import get_context
@@ -22,16 +25,21 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
-def sweep() -> list[int]:
+def sweep() -> Recovered:
     """One recovery check; never raises (Redis may be down right now)."""
     try:
-        resumed = recover_stale_runs(get_context(), CeleryDispatcher(app))
+        done = recover(get_context(), CeleryDispatcher(app))
     except Exception as exc:
         log.warning("could not check for interrupted runs: %s", exc)
-        return []
-    for run_id in resumed:
+        return Recovered()
+    for run_id in done.resumed:
         log.warning("run %s was interrupted (its lock lapsed): resumed it", run_id)
-    return resumed
+    if done.dead:
+        log.warning(
+            "worker process(es) %s died: requeued %d unit(s) of run %s they left running",
+            ", ".join(done.dead), len(done.requeued), done.run_id,
+        )  # fmt: skip
+    return done
 
 
 def _sweep_forever(interval_s: float) -> None:
@@ -42,7 +50,7 @@ def _sweep_forever(interval_s: float) -> None:
 @worker_ready.connect
 def _start(**_: object) -> None:
     sweep()
-    interval = max(1.0, float(get_context().settings.lock_ttl_s))
+    interval = sweep_interval_s(get_context().settings)
     threading.Thread(
         target=_sweep_forever, args=(interval,), name="stocksync-recovery", daemon=True
     ).start()

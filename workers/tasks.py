@@ -21,7 +21,7 @@ from stocksync.runs.execution import (
 from stocksync.schedules import firing as scheduling
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
-from workers.runtime import get_context
+from workers.runtime import claimer, get_context
 
 
 def outage_countdown(retries: int) -> float:
@@ -62,7 +62,11 @@ def sync_unit(
     args = {"item_id": item_id, "run_id": run_id}
     try:
         outcome = run_unit(
-            get_context(), int(item_id), CeleryDispatcher(app), attempt_owed=bool(attempt_owed)
+            get_context(),
+            int(item_id),
+            CeleryDispatcher(app),
+            attempt_owed=bool(attempt_owed),
+            claimer=claimer(),
         )
     except RetryLater as later:
         raise self.retry(countdown=later.countdown, exc=later, kwargs=args) from later
