@@ -108,20 +108,28 @@ def sync(args: argparse.Namespace) -> int:
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
     try:
-        created = runs.create_run(ctx, spec, CeleryDispatcher(app), trigger="cli")
-        err.print(
-            f"run [bold]{created.run_id}[/bold]: {created.total} units "
-            f"({created.pending} to do, {created.skipped} already synced)"
-        )
+        runs.prepare_run(ctx, spec)
+        run_id = runs.start_run(ctx, spec, trigger="cli")
         try:
-            shown_on = err if args.json else console  # --json: stdout carries the JSON alone
-            view = render.follow(shown_on, lambda: _poll(ctx, created.run_id), spawned)
-        except KeyboardInterrupt:
-            interrupted = True
-            view = runs.run_view(ctx, created.run_id)
-        except render.WorkersGone as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return EXIT_UNAVAILABLE
+            created = runs.plan_started_run(ctx, run_id, CeleryDispatcher(app))
+        except KeyboardInterrupt:  # the library cancelled it: nothing was fetched for it yet
+            created, interrupted = None, True
+        if created is None:  # cancelled while it was being planned
+            view = runs.run_view(ctx, run_id)
+        else:
+            err.print(
+                f"run [bold]{created.run_id}[/bold]: {created.total} units "
+                f"({created.pending} to do, {created.skipped} already synced)"
+            )
+            try:
+                shown_on = err if args.json else console  # --json: stdout carries JSON alone
+                view = render.follow(shown_on, lambda: _poll(ctx, run_id), spawned)
+            except KeyboardInterrupt:
+                interrupted = True
+                view = runs.run_view(ctx, run_id)
+            except render.WorkersGone as exc:
+                err.print(f"[red]error:[/red] {exc}")
+                return EXIT_UNAVAILABLE
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for proc in spawned:

@@ -222,7 +222,10 @@ def plan_started_run(ctx: Context, run_id: int, dispatcher: Dispatcher) -> Creat
                     skipped_count=len(plan.covered),
                 )  # fmt: skip
     except StocksyncError as exc:
-        _failed_planning(ctx, run, exc)
+        _stopped_planning(ctx, run, RunStatus.FAILED, f"planning failed: {exc}", error=str(exc))
+        raise
+    except BaseException:  # Ctrl-C or SIGTERM in the process planning it: nothing was fetched
+        _stopped_planning(ctx, run, RunStatus.CANCELLED, "interrupted while planning")
         raise
     return _launch(ctx, run, plan, dispatcher)
 
@@ -256,23 +259,36 @@ def _launch(ctx: Context, run: RunRecord, plan: Plan, dispatcher: Dispatcher) ->
     )  # fmt: skip
 
 
-def _failed_planning(ctx: Context, run: RunRecord, exc: StocksyncError) -> None:
+def _stopped_planning(
+    ctx: Context, run: RunRecord, status: RunStatus, message: str, *, error: str | None = None
+) -> None:
     now = dt.datetime.now(dt.UTC)
     with ctx.engine.begin() as conn:
         ledger.update_run(
-            conn, run.id, fence=run.fence, status=RunStatus.FAILED.value, finished_at=now,
-            error=str(exc), message=f"planning failed: {exc}",
+            conn, run.id, fence=run.fence, status=status.value, finished_at=now, error=error,
+            message=message,
         )  # fmt: skip
     ctx.lock.release(run.id, run.fence or 0)
-    log.warning("run %s could not be planned: %s", run.id, exc)
+    log.warning("run %s: %s", run.id, message)
 
 
 def create_run(
     ctx: Context, spec: RunSpec, dispatcher: Dispatcher, *, trigger: str = "api"
 ) -> CreatedRun:
-    """Start and plan a run in this process: a conflict is decided first, then the reference
-    data is fetched (nothing is recorded if that fails), then the run is recorded, planned
-    and dispatched. RunConflict when another run is active, InvalidRequest for bad input."""
+    """Start and plan a run in this process: :func:`prepare_run`, then the run is recorded,
+    planned and dispatched. RunConflict when another run is active, InvalidRequest for bad
+    input."""
+    prepare_run(ctx, spec)
+    run_id = start_run(ctx, spec, trigger=trigger)
+    created = plan_started_run(ctx, run_id, dispatcher)
+    if created is None:  # cancelled while it was being planned
+        return CreatedRun(run_id, 0, 0, 0, 0, 0.0, status=RunStatus.CANCELLED.value)
+    return created
+
+
+def prepare_run(ctx: Context, spec: RunSpec) -> None:
+    """What a run started in this process checks before it is recorded: a conflict first, then
+    the reference data is fetched and bad input refused (nothing is recorded if that fails)."""
     _refuse_if_active(ctx)
     gather_reference(ctx, spec)
     with ctx.engine.connect() as conn:  # refuse bad input before anything is recorded
@@ -282,8 +298,3 @@ def create_run(
             dates = dates_by_period(conn, planned_periods(spec), spec.start_date, spec.end_date)
             if not any(dates.values()):
                 _nothing_to_sync(spec)
-    run_id = start_run(ctx, spec, trigger=trigger)
-    created = plan_started_run(ctx, run_id, dispatcher)
-    if created is None:  # cancelled while it was being planned
-        return CreatedRun(run_id, 0, 0, 0, 0, 0.0, status=RunStatus.CANCELLED.value)
-    return created

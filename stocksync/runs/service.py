@@ -20,6 +20,7 @@ from stocksync.runs.creation import (
     CreatedRun,
     create_run,
     plan_started_run,
+    prepare_run,
     preview_run,
     start_run,
 )
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CreatedRun", "create_run", "get_run", "list_items", "list_runs", "parse_spec",
-    "plan_started_run", "preview_run", "run_view", "start_run",
+    "plan_started_run", "prepare_run", "preview_run", "run_view", "start_run",
 ]  # fmt: skip
 
 

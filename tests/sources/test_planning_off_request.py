@@ -112,3 +112,18 @@ def test_of_racing_requests_exactly_one_is_accepted(ctx, settings):
     assert sorted(codes) == [202] + [409] * 7
     assert len(recorder.plans) == 1
     assert runs.list_runs(ctx, page=1, per_page=50)["total"] == 1  # the losers left no run
+
+
+def test_planning_interrupted_cancels_the_run_and_frees_the_lock(tushare, monkeypatch):
+    recorder = Recorder()
+    run_id = client_of(tushare, recorder).post("/api/v1/runs", json=BODY).json["run_id"]
+
+    def interrupted(ctx, spec):
+        raise KeyboardInterrupt  # Ctrl-C (or SIGTERM) in the process planning it
+
+    monkeypatch.setattr("stocksync.runs.creation.gather_reference", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runs.plan_started_run(tushare, run_id, recorder)
+    view = runs.run_view(tushare, run_id)
+    assert (view["status"], view["message"]) == ("cancelled", "interrupted while planning")
+    assert tushare.lock.holder() is None and recorder.units == []
