@@ -5,6 +5,11 @@ A process that claims a unit records its identity on the claim; when its key has
 process is dead (SIGKILL, OOM, a lost host), and the units it left ``running`` can be run again
 at once instead of waiting for the lock to lapse or the broker to deliver the message again.
 
+A worker's main process also records the units whose messages it holds (received, not yet
+done — prefetched, or waiting out a retry countdown): when it dies those messages die with it,
+and its units still pending are enqueued again rather than left to the broker's visibility
+timeout.
+
 The absence of a key proves death only when Redis has kept its keys for at least one TTL: after
 Redis restarted, or lost its data (no epoch key, or the warming key still set), nothing is
 judged until every live process has had time to beat again.
@@ -24,6 +29,7 @@ ALIVE_PREFIX = "stocksync:alive:"  # + identity: one key per live process
 MEMBERS_KEY = "stocksync:liveness:members"  # every identity that beat since it was last judged
 EPOCH_KEY = "stocksync:liveness:epoch"  # set once, no TTL: gone means Redis lost its data
 WARMING_KEY = "stocksync:liveness:warming"  # one TTL after the epoch was (re)set: judge nothing
+HELD_PREFIX = "stocksync:liveness:held:"  # + identity: item id → messages held for it
 
 _BEAT = """
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
@@ -33,6 +39,12 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
 end
 return 1
+"""
+
+_LET_GO = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
 """
 
 
@@ -94,6 +106,26 @@ class Liveness:
         names = list(identities)
         if names:
             self.client.srem(MEMBERS_KEY, *names)
+            self.client.delete(*(HELD_PREFIX + name for name in names))
+
+    def hold(self, identity: str, item_id: int, *, for_s: float) -> None:
+        """``identity`` received a message for ``item_id`` (kept at most ``for_s``: the
+        broker's visibility timeout)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hincrby(HELD_PREFIX + identity, str(item_id), 1)
+        pipe.expire(HELD_PREFIX + identity, max(1, int(for_s)))
+        pipe.execute()
+
+    def let_go(self, identity: str, item_id: int) -> None:
+        """A message for ``item_id`` that ``identity`` held is done (acknowledged or retried)."""
+        self.client.eval(_LET_GO, 1, HELD_PREFIX + identity, str(item_id))
+
+    def held(self, identities: Iterable[str]) -> set[int]:
+        """The items whose messages ``identities`` held."""
+        pipe = self.client.pipeline(transaction=False)
+        for identity in identities:
+            pipe.hgetall(HELD_PREFIX + identity)
+        return {int(k) for found in pipe.execute() for k, n in found.items() if int(n) > 0}
 
 
 class ProcessBeat:

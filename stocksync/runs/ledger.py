@@ -342,6 +342,20 @@ def running_claimers(conn: Connection, run_id: int) -> list[str]:
     return [str(c) for c in conn.execute(query).scalars()]
 
 
+def unclaimed_among(conn: Connection, run_id: int, item_ids: Collection[int]) -> list[int]:
+    """Those of ``item_ids`` that are the run's items pending and never claimed by a worker
+    process (an item put back to pending after a claim has its own message: not these)."""
+    if not item_ids:
+        return []
+    query = select(sync_items.c.id).where(
+        sync_items.c.run_id == run_id,
+        sync_items.c.status == ItemStatus.PENDING.value,
+        sync_items.c.claimed_by.is_(None),
+        sync_items.c.id.in_(sorted(item_ids)),
+    )
+    return sorted(int(i) for i in conn.execute(query).scalars())
+
+
 def release_dead_claims(conn: Connection, run_id: int, claimers: Collection[str]) -> list[int]:
     """Put the run's items still running under ``claimers`` (processes known dead) back to
     pending, and return their ids. An item whose claim was taken over since is left alone.

@@ -7,7 +7,8 @@ Each sweep costs a few Redis reads while all is well. It does one of two things:
   (:func:`stocksync.runs.control.recover_stale_runs`);
 - the lock is held, and a worker process that claimed units is known dead (its liveness key
   expired, :mod:`stocksync.coordination.liveness`): put the units it left running back to pending
-  and enqueue them again, while the other workers carry on. Without this such a unit would wait
+  and enqueue them again, with the never-claimed units whose messages a dead worker held
+  (received, not yet run), while the other workers carry on. Without this such a unit would wait
   for the broker to deliver its message again (the visibility timeout, an hour by default).
 
 Running a unit twice is harmless — rows are upserts, the ledger records per dataset what was
@@ -60,12 +61,16 @@ def requeue_dead_claims(
     ctx: Context, run_id: int, dead: set[str], dispatcher: Dispatcher
 ) -> list[int]:
     """Put the units of ``run_id`` (pending or running) that ``dead`` processes left running back
-    to pending and enqueue them; returns their ids. A paused run's are left to its resume."""
+    to pending and enqueue them, with its never-claimed units whose messages they held (a unit
+    waiting out a retry countdown is left to the lapsed-lock sweep); returns their ids. A paused
+    run's are left to its resume."""
+    held = ctx.liveness.held(dead)
     with ctx.engine.begin() as conn:
         run = ledger.get_run(conn, run_id)
         if run is None or run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             return []
-        released = ledger.release_dead_claims(conn, run_id, dead)
-    if released:
-        dispatcher.dispatch(run_id, released)  # after the commit the tasks need
-    return released
+        orphans = ledger.unclaimed_among(conn, run_id, held)  # their messages died unrun
+        requeued = sorted(set(ledger.release_dead_claims(conn, run_id, dead)) | set(orphans))
+    if requeued:
+        dispatcher.dispatch(run_id, requeued)  # after the commit the tasks need
+    return requeued

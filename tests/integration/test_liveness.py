@@ -67,17 +67,23 @@ def test_a_process_is_dead_once_its_key_expires_and_only_then(ctx):
 def test_units_of_a_dead_process_run_again_at_once_while_others_keep_working(ctx):
     fast = quick(ctx)
     created = runs.create_run(fast, runs.parse_spec(fast, BODY), Recorder())
-    first, second, *_ = sorted(ledger_ids(fast, created.run_id))
+    first, second, third, fourth, *_ = sorted(ledger_ids(fast, created.run_id))
     live = ProcessBeat(fast.liveness).start()
     try:
         fast.liveness.beat("host:1:dead")
         claim(fast, first, "host:1:dead")
         claim(fast, second, live.identity)
+        fast.liveness.beat("host:0:dead")  # a dead worker's main process, holding messages:
+        for held in (third, fourth, fourth, second):
+            fast.liveness.hold("host:0:dead", held, for_s=60)
+        fast.liveness.let_go("host:0:dead", fourth)  # one of the two was done (retried)
         assert recover(fast, Recorder()).requeued == []  # nobody is dead yet
         time.sleep(fast.settings.liveness_ttl_s + 0.5)
         again = Recorder()
         done = recover(fast, again)
-        assert (done.dead, done.requeued, again.sent) == (["host:1:dead"], [first], [first])
+        assert done.dead == ["host:0:dead", "host:1:dead"]
+        # its claim, and the pending units whose messages died (not the one running elsewhere)
+        assert done.requeued == again.sent == [first, third, fourth]
         assert done.resumed == [] and fast.lock.holder().run_id == created.run_id
         row = item(fast, first)
         assert (row["status"], row["attempts"], row["interruptions"]) == ("pending", 0, 1)
