@@ -21,7 +21,7 @@ from stocksync.runs.execution import (
 from stocksync.schedules import firing as scheduling
 from workers.app import app
 from workers.dispatch import CeleryDispatcher
-from workers.runtime import claimer, get_context
+from workers.runtime import claimer, get_context, let_go
 
 
 def outage_countdown(retries: int) -> float:
@@ -78,6 +78,8 @@ def sync_unit(
         owed = {**args, "attempt_owed": bool(attempt_owed)}
         countdown = outage_countdown(self.request.retries)
         raise self.retry(countdown=countdown, exc=exc, kwargs=owed) from exc
+    finally:
+        let_go(int(item_id))  # this message is done (a retry is a new one)
     return {"item_id": item_id, "outcome": outcome.outcome, "rows": outcome.rows}
 
 
