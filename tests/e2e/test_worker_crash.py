@@ -68,7 +68,10 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(ctx, workers, api_
         per_day = conn.execute(
             select(bars.c.trade_date, func.count()).group_by(bars.c.trade_date)
         ).all()
-    assert attempts >= 2  # the killed worker's units were delivered again and redone
+        interrupted = conn.execute(select(func.max(sync_items.c.interruptions))).scalar_one()
+    # the killed worker's units were redone: delivered again (another attempt), or put back by
+    # the recovery sweep once its processes were known dead (their first interruption is free)
+    assert attempts >= 2 or interrupted >= 1
     assert len(per_day) == len(days)
 
 
@@ -103,4 +106,7 @@ def test_all_workers_killed_then_a_new_one_takes_the_run_back_up(ctx, workers, a
     days = oracle.trading_days(START, END)
     assert set(oracle.stored(ctx.engine)) == oracle.expected(days)
     assert len(oracle.stored(ctx.engine)) == len(oracle.expected(days))
-    assert "resumed" in (workers.log_dir / "c.log").read_text()
+    # it resumed the run (its lock lapsed), or requeued the units the dead processes left
+    # running (the run's lock still held by its other units)
+    log = (workers.log_dir / "c.log").read_text()
+    assert "resumed" in log or "requeued" in log
