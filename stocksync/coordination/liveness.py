@@ -88,8 +88,13 @@ class Liveness:
         pipe.info("server")
         for identity in wanted:
             pipe.exists(ALIVE_PREFIX + identity)
-        epoch, warming, info, *present = pipe.execute()
-        if not epoch or warming or int(info.get("uptime_in_seconds", 0)) < self.ttl_s:
+        epoch, warming, info, *present = pipe.execute(raise_on_error=False)
+        for answer in (epoch, warming, *present):
+            if isinstance(answer, Exception):
+                raise answer
+        # a Redis that refuses INFO (some hosted ones) is judged by the epoch alone
+        uptime = info.get("uptime_in_seconds", 0) if isinstance(info, dict) else self.ttl_s
+        if not epoch or warming or int(uptime) < self.ttl_s:
             return None
         return {identity for identity, alive in zip(wanted, present, strict=True) if not alive}
 
