@@ -20,10 +20,11 @@ from stocksync.runs.ledger import RunRecord
 from stocksync.runs.service import get_run, rebuild_counters, run_view
 
 
-def _take_lock(ctx: Context, run: RunRecord) -> int:
-    """The lock for ``run`` with a new fence; RunConflict when another run holds it."""
+def _take_lock(ctx: Context, run: RunRecord, *, take_over: bool = True) -> int:
+    """The lock for ``run`` with a new fence; RunConflict when another run holds it, or when
+    ``run`` itself still holds it and ``take_over`` is false (a live process works on it)."""
     holder = ctx.lock.holder()
-    if holder is not None and holder.run_id != run.id:
+    if holder is not None and (holder.run_id != run.id or not take_over):
         raise RunConflict(holder.run_id)
     with ctx.engine.connect() as conn:
         floor = ledger.max_fence(conn)
@@ -37,9 +38,15 @@ def _take_lock(ctx: Context, run: RunRecord) -> int:
 
 
 def _restart(
-    ctx: Context, run: RunRecord, dispatcher: Dispatcher, *, retry_failed: bool, message: str
+    ctx: Context,
+    run: RunRecord,
+    dispatcher: Dispatcher,
+    *,
+    retry_failed: bool,
+    message: str,
+    take_over: bool = True,
 ) -> dict[str, Any]:
-    fence = _take_lock(ctx, run)
+    fence = _take_lock(ctx, run, take_over=take_over)
     if run.status is RunStatus.PLANNING:  # its planner died: plan it again
         with ctx.engine.begin() as conn:
             ledger.update_run(conn, run.id, fence_value=fence, message="planning again")
@@ -80,17 +87,22 @@ def _dead_claimers(ctx: Context, run_id: int) -> set[str]:
     return (ctx.liveness.dead_among(claimers) or set()) if claimers else set()
 
 
-def resume(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
+def resume(
+    ctx: Context, run_id: int, dispatcher: Dispatcher, *, take_over: bool = True
+) -> dict[str, Any]:
     """Continue a paused or interrupted run: re-enqueue every unit not yet finished (units a
     dead worker left running included: back to pending, the first such interruption costing
-    them no attempt). A finished or cancelled run cannot be resumed."""
+    them no attempt). A finished or cancelled run cannot be resumed. Without ``take_over``
+    a run whose lock is held (a live process works on it) is left alone (RunConflict)."""
     run = get_run(ctx, run_id)
     if run.status not in RUN_ACTIVE_STATUSES:
         raise InvalidRequest(
             f"run {run_id} is {run.status}; only a pending, running or paused run resumes "
             "(use retry-failed to redo its failed units)"
         )
-    return _restart(ctx, run, dispatcher, retry_failed=False, message="resumed")
+    return _restart(
+        ctx, run, dispatcher, retry_failed=False, message="resumed", take_over=take_over
+    )
 
 
 def retry_failed(ctx: Context, run_id: int, dispatcher: Dispatcher) -> dict[str, Any]:
@@ -161,7 +173,7 @@ def recover_stale_runs(ctx: Context, dispatcher: Dispatcher) -> list[int]:
         )
     for run in stale[:1]:  # one active run at a time: the newest one
         try:
-            resume(ctx, run.id, dispatcher)
+            resume(ctx, run.id, dispatcher, take_over=False)  # its lock may be back: leave it
         except RunConflict:
             return []
         return [run.id]

@@ -217,22 +217,26 @@ def plan_started_run(ctx: Context, run_id: int, dispatcher: Dispatcher) -> Creat
                 if not _still_planning(conn, run):
                     return None
                 ledger.insert_items(conn, run.id, plan.units, plan.covered)
-                ledger.update_run(
-                    conn, run.id, fence=run.fence, total=len(plan.units),
-                    skipped_count=len(plan.covered),
+                ledger.update_run(  # planned: a concurrent planner now leaves it alone
+                    conn, run.id, fence=run.fence, status=RunStatus.PENDING.value,
+                    total=len(plan.units), skipped_count=len(plan.covered),
                 )  # fmt: skip
     except StocksyncError as exc:
         _stopped_planning(ctx, run, RunStatus.FAILED, f"planning failed: {exc}", error=str(exc))
         raise
-    except BaseException:  # Ctrl-C or SIGTERM in the process planning it: nothing was fetched
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM where it is being planned
         _stopped_planning(ctx, run, RunStatus.CANCELLED, "interrupted while planning")
         raise
     return _launch(ctx, run, plan, dispatcher)
 
 
 def _still_planning(conn: Connection, run: RunRecord) -> bool:
+    """Whether ``run`` is still ours to plan: planning, under the fence we read (the row is
+    locked until the plan commits, so of two planners the second sees the first's plan)."""
     current = ledger.get_run(conn, run.id, for_update=True)
-    return current is not None and current.status is RunStatus.PLANNING
+    return (
+        current is not None and current.status is RunStatus.PLANNING and current.fence == run.fence
+    )
 
 
 def _launch(ctx: Context, run: RunRecord, plan: Plan, dispatcher: Dispatcher) -> CreatedRun:

@@ -127,3 +127,36 @@ def test_planning_interrupted_cancels_the_run_and_frees_the_lock(tushare, monkey
     view = runs.run_view(tushare, run_id)
     assert (view["status"], view["message"]) == ("cancelled", "interrupted while planning")
     assert tushare.lock.holder() is None and recorder.units == []
+
+
+def test_two_planners_of_one_run_plan_it_once(tushare):
+    recorder = Recorder()
+    run_id = client_of(tushare, recorder).post("/api/v1/runs", json=BODY).json["run_id"]
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def plan() -> None:
+        barrier.wait()
+        results.append(runs.plan_started_run(tushare, run_id, recorder))
+
+    threads = [threading.Thread(target=plan) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r is None for r in results) == [False, True]  # one planned, one stood aside
+    view = runs.run_view(tushare, run_id)
+    assert (view["status"], view["total"]) == ("running", 3)
+    assert sorted(recorder.units) == [1, 2, 3]
+
+
+def test_the_recovery_sweep_leaves_a_run_being_planned_alone(tushare):
+    from stocksync.errors import RunConflict
+    from stocksync.runs import control
+
+    recorder = Recorder()
+    run_id = runs.start_run(tushare, runs.parse_spec(tushare, BODY), trigger="cli")
+    assert control.recover_stale_runs(tushare, recorder) == []  # its planner holds the lock
+    with pytest.raises(RunConflict):  # a sweep that saw the lock free a moment before
+        control.resume(tushare, run_id, recorder, take_over=False)
+    assert recorder.plans == [] and tushare.lock.holder().run_id == run_id
