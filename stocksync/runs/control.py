@@ -13,7 +13,7 @@ from stocksync.context import Context
 from stocksync.coordination import progress
 from stocksync.domain import RUN_ACTIVE_STATUSES, ItemStatus, RunStatus
 from stocksync.errors import InvalidRequest, RunConflict
-from stocksync.runs import ledger
+from stocksync.runs import claims, ledger
 from stocksync.runs.dispatch import Dispatcher
 from stocksync.runs.finalize import finalize_run
 from stocksync.runs.ledger import RunRecord
@@ -55,7 +55,7 @@ def _restart(
     try:
         dead = _dead_claimers(ctx, run.id)
         with ctx.engine.begin() as conn:
-            ledger.release_dead_claims(conn, run.id, dead)
+            claims.release_dead_claims(conn, run.id, dead)
             reset = ledger.reset_failed_items(conn, run.id) if retry_failed else 0
             ledger.update_run(
                 conn, run.id, status=RunStatus.RUNNING.value, finished_at=None, error=None,
@@ -83,7 +83,7 @@ def _dead_claimers(ctx: Context, run_id: int) -> set[str]:
     """The processes known dead that claimed units of the run still running (none when their
     liveness cannot be judged: their units are then claimed again like any other)."""
     with ctx.engine.connect() as conn:
-        claimers = ledger.running_claimers(conn, run_id)
+        claimers = claims.running_claimers(conn, run_id)
     return (ctx.liveness.dead_among(claimers) or set()) if claimers else set()
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from stocksync.config import Settings
 from stocksync.context import Context
 from stocksync.domain import RunStatus
-from stocksync.runs import ledger
+from stocksync.runs import claims, ledger
 from stocksync.runs.control import recover_stale_runs
 from stocksync.runs.dispatch import Dispatcher
 
@@ -69,8 +69,8 @@ def requeue_dead_claims(
         run = ledger.get_run(conn, run_id)
         if run is None or run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             return []
-        orphans = ledger.unclaimed_among(conn, run_id, held)  # their messages died unrun
-        requeued = sorted(set(ledger.release_dead_claims(conn, run_id, dead)) | set(orphans))
+        orphans = claims.unclaimed_among(conn, run_id, held)  # their messages died unrun
+        requeued = sorted(set(claims.release_dead_claims(conn, run_id, dead)) | set(orphans))
     if requeued:
         dispatcher.dispatch(run_id, requeued)  # after the commit the tasks need
     return requeued

@@ -8,7 +8,7 @@ import time
 from sqlalchemy import select
 
 from stocksync.coordination.liveness import Liveness, ProcessBeat
-from stocksync.runs import control, ledger
+from stocksync.runs import claims, control, ledger
 from stocksync.runs import service as runs
 from stocksync.runs.execution import run_unit
 from stocksync.runs.recovery import recover
@@ -102,11 +102,11 @@ def test_only_the_first_interruption_is_free(ctx):
     for expected_attempts in (0, 1, 2):
         claim(ctx, unit, "host:2:dies")
         with ctx.engine.begin() as conn:
-            assert ledger.release_dead_claims(conn, created.run_id, {"host:2:dies"}) == [unit]
+            assert claims.release_dead_claims(conn, created.run_id, {"host:2:dies"}) == [unit]
         assert item(ctx, unit)["attempts"] == expected_attempts
     claim(ctx, unit, "host:3:took-over")  # a claim taken over since is not released
     with ctx.engine.begin() as conn:
-        assert ledger.release_dead_claims(conn, created.run_id, {"host:2:dies"}) == []
+        assert claims.release_dead_claims(conn, created.run_id, {"host:2:dies"}) == []
 
 
 def test_resuming_a_run_whose_workers_all_died_refunds_their_claims(ctx):
