@@ -34,7 +34,7 @@ from stocksync.runs.fetching import Attempt, Fetched, candidates, fetch_from
 from stocksync.runs.finalize import finalize_run
 from stocksync.runs.ledger import ItemRecord, RunRecord
 from stocksync.runs.storing import UnitResult, store_unit
-from stocksync.sources.base import Shape, Source
+from stocksync.sources.base import Shape, Source, unit_calls
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +155,20 @@ def _work(
     wanted = [d for d in item.datasets if d not in earlier or earlier[d].status != STORED]
     attempt = Attempt()
     result = UnitResult(earlier=earlier)
-    for source in candidates(ctx, run, item, wanted, attempt):
-        todo = [d for d in wanted if d not in result.complete]
-        if not todo:
-            break
-        if item.code is None and not any(
-            source.offers(d, Shape.MARKET_BY_DATE, item.period) for d in todo
-        ):
-            if dispatcher is None:
-                attempt.notes.append(f"{source.name} serves one stock at a time; cannot split")
-                continue
-            return _split(ctx, run, item, source, todo, result, dispatcher)
-        serve = [d for d in todo if source.offers(d, item.shape, item.period)]
-        result.add(fetch_from(ctx, source, run, item, serve, expected, attempt))
+    with unit_calls():  # once a call is spent, quota waits are slept through, not re-queued
+        for source in candidates(ctx, run, item, wanted, attempt):
+            todo = [d for d in wanted if d not in result.complete]
+            if not todo:
+                break
+            if item.code is None and not any(
+                source.offers(d, Shape.MARKET_BY_DATE, item.period) for d in todo
+            ):
+                if dispatcher is None:
+                    attempt.notes.append(f"{source.name} serves one stock at a time; cannot split")
+                    continue
+                return _split(ctx, run, item, source, todo, result, dispatcher)
+            serve = [d for d in todo if source.offers(d, item.shape, item.period)]
+            result.add(fetch_from(ctx, source, run, item, serve, expected, attempt))
     left = [d for d in wanted if d not in result.complete]
     if not left:
         return _finish(ctx, run, item, result, ItemStatus.SUCCESS, _joined(attempt.notes))

@@ -15,7 +15,9 @@ import datetime as dt
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -125,21 +127,65 @@ class CallQuota(Protocol):
         ...
 
 
+# Once a unit has spent a call, a later quota wait is slept through (up to this long, one
+# per-minute window and a margin): giving the unit back to the queue would throw away replies
+# it already paid for, and its retry would spend those calls again — the pattern that gets an
+# IP banned. A unit re-queued for quota is only ever one that has not called yet.
+SPENT_WAIT_MAX_S = 65.0
+# ... but never more than this in all per unit attempt (well inside the task's time limits).
+UNIT_WAIT_BUDGET_S = 150.0
+
+
+@dataclass
+class UnitCalls:
+    """The calls one attempt at a unit has made, and how long it has waited for quota."""
+
+    spent: int = 0
+    waited_s: float = 0.0
+
+
+_unit_calls: ContextVar[UnitCalls | None] = ContextVar("stocksync_unit_calls", default=None)
+
+
+@contextmanager
+def unit_calls() -> Iterator[UnitCalls]:
+    """Count the quota taken by one attempt at a unit (see :func:`take_quota`)."""
+    calls = UnitCalls()
+    token = _unit_calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _unit_calls.reset(token)
+
+
 def take_quota(
     quota: CallQuota, source: str, bucket: str, limit: int, what: str, inline_wait_s: float = 0.0
 ) -> None:
     """Take one call of ``bucket``'s per-minute ``limit`` from ``quota`` before a library call,
     sleeping through waits up to ``inline_wait_s``; RateLimitedError with the wait otherwise.
+    Within a unit (:func:`unit_calls`) that has already spent a call, waits up to
+    :data:`SPENT_WAIT_MAX_S` are slept through, so no fetched reply is thrown away.
     Every source takes its quota here, once per request it sends."""
-    if limit <= 0:
-        return
-    give_up = time.monotonic() + inline_wait_s
-    while (wait := quota.acquire(bucket, limit)) > 0:
-        if time.monotonic() + wait > give_up:
-            raise RateLimitedError(
-                source, f"{what}: over {limit} calls per minute", wait_s=wait, bucket=bucket
-            )
-        time.sleep(wait)
+    unit = _unit_calls.get()
+    if limit > 0:
+        began = time.monotonic()
+        while (wait := quota.acquire(bucket, limit)) > 0:
+            slept = time.monotonic() - began
+            if slept + wait > _inline_bound(unit, inline_wait_s):
+                raise RateLimitedError(
+                    source, f"{what}: over {limit} calls per minute", wait_s=wait, bucket=bucket
+                )
+            time.sleep(wait)
+        if unit is not None:
+            unit.waited_s += time.monotonic() - began
+    if unit is not None:
+        unit.spent += 1
+
+
+def _inline_bound(unit: UnitCalls | None, inline_wait_s: float) -> float:
+    if unit is None or unit.spent == 0:
+        return inline_wait_s
+    return max(inline_wait_s, min(SPENT_WAIT_MAX_S, UNIT_WAIT_BUDGET_S - unit.waited_s))
 
 
 class Source(ABC):
