@@ -113,12 +113,34 @@ def api_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     stop_api(proc)
 
 
-def wait_for(check: Callable[[], object], *, timeout: float, interval: float = 0.25) -> object:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(
+    check: Callable[[], object],
+    *,
+    timeout: float,
+    interval: float = 0.25,
+    explain: Callable[[], str] | None = None,
+) -> object:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds, with
+    what ``explain`` says about the state then (a run's ledger, a worker's log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    detail = ""
+    if explain is not None:
+        try:
+            detail = "\n" + explain()
+        except Exception as exc:  # the explanation must not hide the timeout
+            detail = f"\n(no explanation: {type(exc).__name__}: {exc})"
+    raise AssertionError(f"condition not met within {timeout}s{detail}")
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    """The last ``lines`` of a log file (for failure messages)."""
+    if not path.exists():
+        return f"{path}: no such log"
+    return f"--- {path.name} ---\n" + "\n".join(
+        path.read_text(errors="replace").splitlines()[-lines:]
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from e2e_support import wait_for  # type: ignore[import-not-found]
+from e2e_support import log_tail, wait_for  # type: ignore[import-not-found]
 from sqlalchemy import text
 
 from stocksync.context import build_context
@@ -45,6 +45,16 @@ def start_run(settings, body):
     broker.conf.task_default_queue = "stocksync"
     created = runs.create_run(ctx, runs.parse_spec(ctx, body), CeleryDispatcher(broker))
     return ctx, created
+
+
+def ledger_state(ctx, run_id) -> str:
+    """The run's view and its units by status (with their last errors), for failure messages."""
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT status, count(*), max(attempts), max(error) FROM sync_items"
+            " WHERE run_id = :run GROUP BY status"
+        ), {"run": run_id}).all()  # fmt: skip
+    return f"run: {runs.run_view(ctx, run_id)}\nitems: {rows}\n"
 
 
 def finished(ctx, run_id):
@@ -130,7 +140,10 @@ def test_the_primary_dies_mid_run_and_the_next_source_finishes_with_identical_ba
 
         wait_for(lambda: runs.run_view(run_ctx, created.run_id)["success"] >= 3, timeout=60)
         fake_tushare.stop()  # the primary dies
-        view = wait_for(lambda: finished(run_ctx, created.run_id), timeout=180, interval=1)
+        view = wait_for(
+            lambda: finished(run_ctx, created.run_id), timeout=180, interval=1,
+            explain=lambda: ledger_state(run_ctx, created.run_id) + log_tail(tmp_path / "w1.log"),
+        )  # fmt: skip
         # akshare serves no valuations: the units it took over store bars and factors and say
         # valuations are missing (never a silent success); a later run fetches only those
         assert view["status"] == "success_with_errors", view
