@@ -125,7 +125,7 @@ def test_the_primary_dies_mid_run_and_the_next_source_finishes_with_identical_ba
     eastmoney = FakeEastmoney(market, Faults(), tmp_path / "eastmoney")
     try:
         configured = tushare_settings(
-            settings, fake_tushare, sources=("tushare", "akshare"), source_timeout_s=2.0,
+            settings, fake_tushare, sources=("tushare", "akshare"), source_timeout_s=10.0,
             calls_per_minute={"tushare": 100_000, "akshare": 100_000},
         )  # fmt: skip
         workers.start("w1", **(configured.as_env() | eastmoney.env()))
