@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -138,13 +138,24 @@ UNIT_WAIT_BUDGET_S = 150.0
 
 @dataclass
 class UnitCalls:
-    """The calls one attempt at a unit has made, and how long it has waited for quota."""
+    """The calls one attempt at a unit has made, how long it has waited for quota, and the
+    replies its source kept for the unit's other datasets (see :func:`unit_memo`)."""
 
     spent: int = 0
     waited_s: float = 0.0
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 _unit_calls: ContextVar[UnitCalls | None] = ContextVar("stocksync_unit_calls", default=None)
+
+
+def unit_memo() -> dict[tuple[Any, ...], Any] | None:
+    """Replies kept for the rest of the current attempt at a unit (None outside one): a source
+    whose one request answers several datasets (baostock's daily k-data carries the bars, the
+    raw close behind the factors and the valuations) asks once per unit, not once per dataset.
+    It lives as long as the attempt, so a retry asks again."""
+    unit = _unit_calls.get()
+    return unit.memo if unit is not None else None
 
 
 @contextmanager

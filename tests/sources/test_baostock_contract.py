@@ -41,7 +41,10 @@ ST_CODES = ("600399.SH", "300445.SZ")
 LONG_CODE = "000006.SZ"  # listed since 1991: ~4,900 daily bars since 2005, three pages
 A, B = "000945.SZ", "600399.SH"
 LOSS_CODE = "600540.SH"  # loss-making (no P/E) and trading every day of START..END
-VALUATION_QUERY = "date,code,peTTM,pbMRQ,tradestatus"
+VALUATION_QUERY = (  # the one daily query that serves bars, factors and valuations alike
+    "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,isST,"
+    "peTTM,pbMRQ"
+)
 
 
 def make_source(server: FakeBaostockServer, quota=None, **changes: Any) -> BaostockSource:
@@ -201,7 +204,7 @@ class TestBaostockContract(SourceContract):
     # -- valuations ---------------------------------------------------------------------
     def test_valuations_equal_the_truth(self, source, market, server):
         super().test_valuations_equal_the_truth(source, market)
-        # it really compared: one raw daily query per stock, asking for the ratios only
+        # it really compared: one raw daily query per stock, with every daily field
         asked = [
             r.fields[4:] for r in server.stats.requests if r.method == "query_history_k_data_plus"
         ]

@@ -8,10 +8,11 @@ connection makes ``socketutil.send_msg`` loop on ``recv() == b""`` at 100 % CPU.
 - :data:`SESSION` holds this process's one login; every call holds ``SESSION.lock``;
 - the login runs with ``socket.setdefaulttimeout(timeout)``, which the client's new socket
   inherits: a stalled reply becomes error 10002007 after the timeout;
-- every library call runs under a :class:`Watchdog` thread that polls the library's socket
-  (it never reads from it): when the server has closed its end and nothing is left to read, or
-  when a deadline passes, it shuts the socket down and closes it, so the client's next ``recv``
-  raises and ``send_msg`` gives up. Nothing in the library is patched.
+- every library call runs under a :class:`Watchdog`: the process's one watchdog thread watches
+  the library's socket for hang-ups (it never reads from it, and data arriving does not wake
+  it): when the server has closed its end and nothing is left to read, or when a deadline
+  passes, it shuts the socket down and closes it, so the client's next ``recv`` raises and
+  ``send_msg`` gives up. Nothing in the library is patched.
 """
 
 from __future__ import annotations
@@ -146,45 +147,122 @@ def peer_closed(sock: socket.socket) -> bool:
 
 
 class Watchdog:
-    """Watches the library's socket while a call runs (see the module docstring)."""
+    """Watches the library's socket while a call runs (see the module docstring).
 
-    POLL_S = 0.005
+    One thread per process does the watching (:class:`_Watcher`), started on first use: between
+    calls it sleeps on a condition, and during a call it blocks in ``poll`` on the socket's
+    hang-up events alone, so incoming data wakes nothing — watching costs next to no CPU while
+    data flows, and no thread is started or joined per call. Calls are serialised by
+    ``SESSION.lock``, so one call is watched at a time.
+    """
+
+    POLL_S = 0.005  # how often a socket whose server hung up is checked for unread bytes
+    IDLE_CHECK_S = 0.05  # how often a call that has no socket yet (a login) is looked at
 
     def __init__(self, lib: Library, deadline_s: float) -> None:
-        self._lib = lib
-        self._deadline_s = deadline_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="baostock-watchdog", daemon=True)
+        self.lib = lib
+        self.deadline = 0.0
+        self.deadline_s = deadline_s
+        self.done = False
+        self.expired = False  # tripped, or past its deadline: the watcher is done with it
         self.tripped = ""  # why the watchdog closed the socket, if it did
 
     def __enter__(self) -> Watchdog:
-        self._thread.start()
+        self.deadline = time.monotonic() + self.deadline_s
+        _watcher().watch(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        _watcher().unwatch(self)
 
-    def _watch(self) -> None:
-        deadline = time.monotonic() + self._deadline_s
-        while not self._stop.wait(self.POLL_S):
-            sock = self._lib.socket()
-            if sock is None or sock.fileno() < 0:
-                continue
-            if time.monotonic() > deadline:
-                self._trip(sock, f"no complete reply within {self._deadline_s:g} s")
-            elif peer_closed(sock):
-                self._trip(sock, "the server closed the connection")
-            if self.tripped:
-                return
-
-    def _trip(self, sock: socket.socket, why: str) -> None:
+    def trip(self, sock: socket.socket, why: str) -> None:
         log.warning("baostock: %s; closing the connection", why)
         self.tripped = why
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)  # wakes a recv blocked on the socket
         with contextlib.suppress(OSError):
             sock.close()  # the client's next recv raises instead of returning b""
+
+
+class _Watcher:
+    """The process's one watchdog thread (see :class:`Watchdog`). It looks at the call being
+    watched at least every :attr:`TICK_S` and otherwise blocks in ``poll`` on its socket's
+    hang-up events; a call starting or ending costs a lock and, after an idle spell, a notify."""
+
+    TICK_S = 0.1
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._current: Watchdog | None = None
+        self._thread = threading.Thread(target=self._run, name="baostock-watchdog", daemon=True)
+        self._thread.start()
+
+    def watch(self, dog: Watchdog) -> None:
+        with self._cond:
+            while self._current is not None:  # never while SESSION.lock serialises calls
+                self._cond.wait()
+            self._current = dog
+            self._cond.notify_all()
+
+    def unwatch(self, dog: Watchdog) -> None:
+        with self._cond:
+            dog.done = True
+            if self._current is dog:
+                self._current = None
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._current is None or self._current.expired:
+                    self._cond.wait()
+                dog = self._current
+            self._look(dog)
+
+    def _look(self, dog: Watchdog) -> None:
+        """One look at ``dog``'s call: trip it past its deadline or on a hang-up, else wait for
+        a hang-up for at most one tick."""
+        sock = dog.lib.socket()
+        fd = sock.fileno() if sock is not None else -1
+        left = dog.deadline - time.monotonic()
+        if left <= 0:
+            if sock is not None and fd >= 0 and not dog.done:
+                dog.trip(sock, f"no complete reply within {dog.deadline_s:g} s")
+            dog.expired = True  # nothing more to watch until the call returns
+            return
+        wait_s = min(left, self.TICK_S)
+        if sock is None or fd < 0 or not _RDHUP:
+            time.sleep(min(wait_s, Watchdog.IDLE_CHECK_S))
+            return
+        poller = select.poll()
+        poller.register(fd, _RDHUP)  # hang-ups only: data arriving wakes nothing
+        if poller.poll(max(1, int(wait_s * 1000))) and not dog.done:
+            if peer_closed(sock):
+                dog.trip(sock, "the server closed the connection")
+                dog.expired = True
+            else:
+                time.sleep(Watchdog.POLL_S)  # hung up with bytes left to read: soon again
+
+
+_WATCHER: _Watcher | None = None
+_WATCHER_LOCK = threading.Lock()
+
+
+def _watcher() -> _Watcher:
+    global _WATCHER
+    with _WATCHER_LOCK:
+        if _WATCHER is None:
+            _WATCHER = _Watcher()
+        return _WATCHER
+
+
+def _forget_watcher_after_fork() -> None:
+    """A forked child has no watchdog thread (threads do not survive a fork): start its own."""
+    global _WATCHER, _WATCHER_LOCK
+    _WATCHER, _WATCHER_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_watcher_after_fork)
 
 
 class BrokenOff(Exception):

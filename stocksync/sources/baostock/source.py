@@ -46,6 +46,7 @@ from stocksync.sources.base import (
     TransientSourceError,
     catalogue,
     take_quota,
+    unit_memo,
 )
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ _DAILY_FIELDS = (
     "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,isST"
 )
 _PERIOD_FIELDS = "date,code,open,high,low,close,volume,amount,adjustflag,turn,pctChg"
-_VALUATION_FIELDS = "date,code,peTTM,pbMRQ,tradestatus"  # daily k-data only; no market value
+# One daily query per unit carries the bars, the raw close behind the factors and the
+# valuations (peTTM, pbMRQ: daily k-data only; baostock has no market value).
+_DAILY_ALL_FIELDS = _DAILY_FIELDS + ",peTTM,pbMRQ"
 _FREQUENCY = {Period.DAILY: "d", Period.WEEKLY: "w", Period.MONTHLY: "m"}
 _RAW, _HFQ = "3", "1"
 
@@ -168,7 +171,10 @@ class BaostockSource(Source):
     def stock_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[Bar]:
         """Unadjusted bars of ``code``; NoDataError when baostock has none (or no such code)."""
         period = Period(period)
-        canonical, rows = self._k_data(code, period, start, end, _RAW)
+        if period is Period.DAILY:
+            canonical, rows = self._daily_raw(code, start, end)
+        else:
+            canonical, rows = self._k_data(code, period, start, end, _RAW)
         if not rows:
             raise NoDataError(NAME, f"no {period} bars of {canonical} from {start} to {end}")
         try:
@@ -179,8 +185,9 @@ class BaostockSource(Source):
             ) from exc
 
     def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
-        """hfq factors derived from the series: hfq close / raw close (6 decimals)."""
-        canonical, raw = self._k_data(code, Period.DAILY, start, end, _RAW, "date,code,close")
+        """hfq factors derived from the series: hfq close / raw close (6 decimals); the raw
+        close comes from the unit's daily query when its bars or valuations asked already."""
+        canonical, raw = self._daily_raw(code, start, end)
         _, hfq = self._k_data(code, Period.DAILY, start, end, _HFQ, "date,code,close")
         if not raw:
             raise NoDataError(NAME, f"no bars of {canonical} from {start} to {end}")
@@ -208,7 +215,7 @@ class BaostockSource(Source):
         empty, unreadable or not positive (a loss-making stock) is None, and so is an empty or
         unreadable P/B. NoDataError when baostock has no rows (or no such code).
         """
-        canonical, rows = self._k_data(code, Period.DAILY, start, end, _RAW, _VALUATION_FIELDS)
+        canonical, rows = self._daily_raw(code, start, end)
         if not rows:
             raise NoDataError(NAME, f"no valuations of {canonical} from {start} to {end}")
         try:
@@ -231,6 +238,21 @@ class BaostockSource(Source):
             SESSION.drop()
 
     # -- calls ---------------------------------------------------------------------------
+    def _daily_raw(
+        self, code: str, start: dt.date, end: dt.date
+    ) -> tuple[str, list[dict[str, str]]]:
+        """The unadjusted daily series of ``code`` with every field the daily datasets read,
+        asked once per unit (:func:`~stocksync.sources.base.unit_memo`)."""
+        memo = unit_memo()
+        key = (NAME, "daily_raw", code, start, end)
+        if memo is not None and key in memo:
+            found: tuple[str, list[dict[str, str]]] = memo[key]
+            return found
+        found = self._k_data(code, Period.DAILY, start, end, _RAW, _DAILY_ALL_FIELDS)
+        if memo is not None:
+            memo[key] = found
+        return found
+
     def _k_data(
         self,
         code: str,
