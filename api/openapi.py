@@ -221,7 +221,8 @@ OPERATIONS: dict[str, Operation] = {
         ),
     ),
     "stats.stats": Operation(
-        "Rows and latest dates per period and source", response=obj(["bars"], bars=LIST)
+        "Rows and latest dates per period and source, of stocks' bars and index bars",
+        response=obj(["bars", "index_bars"], bars=LIST, index_bars=LIST),
     ),
     "stats.stats_coverage": Operation(
         "Coverage per dataset and trade date",

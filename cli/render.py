@@ -153,6 +153,14 @@ def stats(console: Console, data: dict[str, Any]) -> None:
         table.add_row(b["period"], b["source"], str(b["rows"]), str(b["stocks"]),
                       b["first_date"], b["latest_date"])  # fmt: skip
     console.print(table)
+    if data.get("index_bars"):
+        indices = Table(title=f"stored index bars{where}")
+        for column in ("period", "source", "rows", "indices", "first", "latest"):
+            indices.add_column(column)
+        for b in data["index_bars"]:
+            indices.add_row(b["period"], b["source"], str(b["rows"]), str(b["indices"]),
+                            b["first_date"], b["latest_date"])  # fmt: skip
+        console.print(indices)
     for name in ("adj_factors", "valuations"):
         info = data[name]
         console.print(f"{name}: {info['rows']} rows, latest {info['latest_date'] or '—'}")

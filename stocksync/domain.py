@@ -21,6 +21,7 @@ class DatasetName(StrEnum):
     BARS = "bars"
     ADJ_FACTORS = "adj_factors"
     VALUATIONS = "valuations"
+    INDEX_BARS = "index_bars"
     SECURITIES = "securities"
     TRADE_CALENDAR = "trade_calendar"
 
@@ -137,3 +138,23 @@ class Valuation:
     pb: float | None
     total_mv: float | None
     circ_mv: float | None
+
+
+@dataclass(slots=True, frozen=True)
+class IndexBar:
+    """One bar of an index (not a security one can hold): points, volume in shares, amount in
+    yuan, ``pct_chg`` in percent. ``code`` is the index's own (``000300.SH``, ``399001.SZ``,
+    ``899050.BJ``), kept apart from stock codes (``000001.SH`` is the SSE Composite, not the
+    stock ``000001.SZ``)."""
+
+    code: str
+    period: Period
+    trade_date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    pre_close: float | None
+    volume: int
+    amount: float
+    pct_chg: float | None = None

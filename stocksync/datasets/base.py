@@ -12,7 +12,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from sqlalchemy import Connection
 
@@ -44,12 +44,15 @@ class Dataset(ABC, Generic[R]):
     """A dataset of rows keyed by (code, trade date), planned in units of work.
 
     ``periods`` are the periods the dataset has (adjustment factors and valuations are daily
-    facts). ``table`` is where :meth:`write` stores rows.
+    facts). ``table`` is where :meth:`write` stores rows. ``subjects`` says whose rows they are.
     """
 
     name: ClassVar[DatasetName]
     periods: ClassVar[frozenset[Period]] = frozenset({Period.DAILY})
     table: ClassVar[str]
+    # whose rows: the listed stocks (planned over the securities list and the run's symbols),
+    # or the main indices (planned over :data:`stocksync.datasets.indices.MAIN_INDICES`)
+    subjects: ClassVar[Literal["stocks", "indices"]] = "stocks"
 
     @abstractmethod
     def key(self, row: R) -> Key:

@@ -6,33 +6,52 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Table, func, select
 
 from stocksync.context import Context
 from stocksync.errors import InvalidRequest
 from stocksync.runs.spec import parse_date
-from stocksync.storage.schema import adj_factors, bars, valuations
+from stocksync.storage.schema import adj_factors, bars, index_bars, valuations
 
 MAX_COVERAGE_DAYS = 366
 
 
-def storage_stats(ctx: Context) -> dict[str, Any]:
-    """Bars per period and source (rows, stocks, first and latest date), and the row counts and
-    latest dates of factors and valuations."""
-    query = (
+def _per_period(table: Table) -> Select[Any]:
+    """Rows, distinct codes and first/latest date of a bars table, per period and source."""
+    return (
         select(
-            bars.c.period,
-            bars.c.source,
+            table.c.period,
+            table.c.source,
             func.count(),
-            func.count(func.distinct(bars.c.code)),
-            func.min(bars.c.trade_date),
-            func.max(bars.c.trade_date),
+            func.count(func.distinct(table.c.code)),
+            func.min(table.c.trade_date),
+            func.max(table.c.trade_date),
         )
-        .group_by(bars.c.period, bars.c.source)
-        .order_by(bars.c.period, bars.c.source)
+        .group_by(table.c.period, table.c.source)
+        .order_by(table.c.period, table.c.source)
     )
+
+
+def _listed(rows: Any, codes: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "period": period,
+            "source": source,
+            "rows": int(count),
+            codes: int(n_codes),
+            "first_date": first.isoformat(),
+            "latest_date": latest.isoformat(),
+        }
+        for period, source, count, n_codes, first, latest in rows
+    ]
+
+
+def storage_stats(ctx: Context) -> dict[str, Any]:
+    """Bars and index bars per period and source (rows, stocks or indices, first and latest
+    date), and the row counts and latest dates of factors and valuations."""
     with ctx.engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(_per_period(bars)).all()
+        index_rows = conn.execute(_per_period(index_bars)).all()
         others = {
             name: conn.execute(
                 select(func.count(), func.max(table.c.trade_date)).select_from(table)
@@ -40,17 +59,8 @@ def storage_stats(ctx: Context) -> dict[str, Any]:
             for name, table in (("adj_factors", adj_factors), ("valuations", valuations))
         }
     return {
-        "bars": [
-            {
-                "period": period,
-                "source": source,
-                "rows": int(count),
-                "stocks": int(stocks),
-                "first_date": first.isoformat(),
-                "latest_date": latest.isoformat(),
-            }
-            for period, source, count, stocks, first, latest in rows
-        ],
+        "bars": _listed(rows, "stocks"),
+        "index_bars": _listed(index_rows, "indices"),
         **{
             name: {"rows": int(n), "latest_date": latest.isoformat() if latest else None}
             for name, (n, latest) in others.items()

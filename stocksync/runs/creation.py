@@ -23,8 +23,10 @@ from sqlalchemy import Connection
 from stocksync.context import Context
 from stocksync.coordination import progress
 from stocksync.coordination.lock import Heartbeat
-from stocksync.datasets import securities, trade_calendar
+from stocksync.datasets import FACT_DATASETS, securities, trade_calendar
 from stocksync.datasets.bars import latest_bar_dates
+from stocksync.datasets.index_bars import latest_index_bar_dates
+from stocksync.datasets.indices import indices_within
 from stocksync.datasets.refresh import (
     dates_by_period,
     ensure_calendars,
@@ -111,16 +113,20 @@ def plan_units(ctx: Context, conn: Connection, spec: RunSpec) -> Plan:
     universe = _known_symbols(conn, spec) if spec.symbols else securities.load_securities(conn)
     periods = planned_periods(spec)
     period_dates = dates_by_period(conn, periods, spec.start_date, spec.end_date)
+    indices = [(i.code, first, last) for i, first, last
+               in indices_within(spec.start_date, spec.end_date)]  # fmt: skip
     starts: dict[Period, dict[str, dt.date]] = {}
     if spec.from_last_bar:
         for period in periods:
             latest = latest_bar_dates(conn, period.value, spec.symbols)
+            latest |= latest_index_bar_dates(conn, period.value)
             starts[period] = {c: d + dt.timedelta(days=1) for c, d in latest.items()}
 
     def coverage(period: Period, dataset: DatasetName) -> Coverage:
+        of_stocks = FACT_DATASETS[dataset].subjects == "stocks"
         return finished_coverage(
-            conn, period=period, dataset=dataset, codes=spec.symbols, start=spec.start_date,
-            end=spec.end_date, scope=symbols_scope(spec.symbols),
+            conn, period=period, dataset=dataset, codes=spec.symbols if of_stocks else None,
+            start=spec.start_date, end=spec.end_date, scope=symbols_scope(spec.symbols),
         )  # fmt: skip
 
     return plan_run(
@@ -131,6 +137,7 @@ def plan_units(ctx: Context, conn: Connection, spec: RunSpec) -> Plan:
         parallelism=ctx.settings.worker_concurrency,
         stock_starts=starts,
         coverage=None if spec.force else coverage,
+        indices=indices,
     )
 
 

@@ -65,7 +65,7 @@ def _listed_within(security: Security, start: dt.date, end: dt.date) -> tuple[dt
 def planned_periods(spec: RunSpec) -> tuple[Period, ...]:
     """The periods with work: adjustment factors and valuations are daily facts, so a run
     without bars has only daily units; a run for the securities list alone has none."""
-    if spec.wants(DatasetName.BARS):
+    if spec.wants(DatasetName.BARS) or spec.wants(DatasetName.INDEX_BARS):
         return spec.periods
     if any(spec.wants(d) for d in FACT_DATASETS):
         return (Period.DAILY,)
@@ -99,19 +99,18 @@ def plan_run(
     parallelism: int = 1,
     stock_starts: Mapping[Period, Mapping[str, dt.date]] | None = None,
     coverage: CoverageOf | None = None,
+    indices: Sequence[tuple[str, dt.date, dt.date]] = (),
 ) -> Plan:
-    """Plan ``spec`` against the trading dates of each period and the securities universe.
+    """Plan ``spec`` against the trading dates of each period, the securities universe and
+    the indices.
 
     ``sources`` are the usable sources in priority order. ``universe`` holds the securities the
-    run covers (the requested symbols, or every stock). ``stock_starts`` moves a per-stock
-    unit's start later (an incremental run starts after each stock's last bar).
-    ``coverage(period, dataset)`` tells where earlier runs stored a dataset (None: ``force``).
+    run covers (the requested symbols, or every stock); ``indices`` the (code, first, last) of
+    each index the run covers. ``stock_starts`` moves a per-stock (or per-index) unit's start
+    later (an incremental run starts after each one's last bar). ``coverage(period, dataset)``
+    tells where earlier runs stored a dataset (None: ``force``).
     """
-    units: list[WorkUnit] = []
-    covered: set[str] = set()
-    shapes: dict[Period, Shape] = {}
-    scope = symbols_scope(spec.symbols)
-    calls = 0
+    plan = _Planning(spec, sources, coverage)
     for period in planned_periods(spec):
         dates = list(period_dates.get(period, ()))
         wanted = [
@@ -121,46 +120,106 @@ def plan_run(
         ]
         if not dates or not wanted:
             continue
-        primary = next(s for s in sources if any(s.offers(d, sh, period) for d in wanted
-                                                  for sh in Shape))  # fmt: skip
-        shape = choose_shape(primary, period, wanted, len(dates), len(universe))
-        shapes[period] = shape
-        found = {d: coverage(period, d) for d in wanted} if coverage is not None else None
-        if shape is Shape.MARKET_BY_DATE:
-            for day in dates:
-                left = tuple(d for d in wanted if found is None or day not in found[d].market_dates)
-                unit = WorkUnit.for_date(period, left or tuple(wanted), day, scope)
-                units.append(unit)
-                if left:
-                    calls += len(left)
-                else:
-                    covered.add(unit.unit_key)
-            continue
         starts = (stock_starts or {}).get(period, {})
-        open_dates = {d: c.open_dates(dates) for d, c in found.items()} if found else {}
+        of_stocks = [d for d in wanted if FACT_DATASETS[d].subjects == "stocks"]
+        of_indices = [d for d in wanted if FACT_DATASETS[d].subjects == "indices"]
+        if of_stocks:
+            plan.stocks(period, of_stocks, dates, universe, starts)
+        if of_indices:
+            spans = [(code, max(first, starts.get(code, first)), last)
+                     for code, first, last in indices]  # fmt: skip
+            plan.by_range(period, of_indices, dates, spans)
+    eta = estimate_seconds(plan.calls, sources[0], parallelism) if sources else 0.0
+    return Plan(
+        plan.units, plan.shapes, plan.calls, eta, plan.covered, unserved_datasets(spec, sources)
+    )
+
+
+class _Planning:
+    """The units of one plan as they are made, per period and group of datasets."""
+
+    def __init__(
+        self, spec: RunSpec, sources: Sequence[Source], coverage: CoverageOf | None
+    ) -> None:
+        self.spec, self.sources, self.coverage = spec, sources, coverage
+        self.units: list[WorkUnit] = []
+        self.covered: set[str] = set()
+        self.shapes: dict[Period, Shape] = {}
+        self.calls = 0
+        self.scope = symbols_scope(spec.symbols)
+
+    def stocks(
+        self,
+        period: Period,
+        wanted: list[DatasetName],
+        dates: list[dt.date],
+        universe: Sequence[Security],
+        starts: Mapping[str, dt.date],
+    ) -> None:
+        """The stock datasets of ``period``: per date or per stock, whichever needs fewer
+        calls on the first source that serves them."""
+        primary = next(s for s in self.sources if any(s.offers(d, sh, period) for d in wanted
+                                                       for sh in Shape))  # fmt: skip
+        shape = choose_shape(primary, period, wanted, len(dates), len(universe))
+        self.shapes[period] = shape
+        if shape is Shape.MARKET_BY_DATE:
+            self.by_date(period, wanted, dates)
+            return
+        spans = []
         for security in universe:
-            first, last = _listed_within(security, spec.start_date, spec.end_date)
-            first = max(first, starts.get(security.code, first))
+            first, last = _listed_within(security, self.spec.start_date, self.spec.end_date)
+            spans.append((security.code, max(first, starts.get(security.code, first)), last))
+        self.by_range(period, wanted, dates, spans)
+
+    def by_date(self, period: Period, wanted: list[DatasetName], dates: list[dt.date]) -> None:
+        found = self._found(period, wanted)
+        for day in dates:
+            left = tuple(d for d in wanted if found is None or day not in found[d].market_dates)
+            unit = WorkUnit.for_date(period, left or tuple(wanted), day, self.scope)
+            self.units.append(unit)
+            if left:
+                self.calls += len(left)
+            else:
+                self.covered.add(unit.unit_key)
+
+    def by_range(
+        self,
+        period: Period,
+        wanted: list[DatasetName],
+        dates: list[dt.date],
+        spans: Sequence[tuple[str, dt.date, dt.date]],
+    ) -> None:
+        """One unit per (code, first, last) of ``spans`` with a trade date of the period,
+        shrunk to what earlier runs left open."""
+        found = self._found(period, wanted)
+        open_dates = {d: c.open_dates(dates) for d, c in found.items()} if found else {}
+        for code, first, last in spans:
             if bisect.bisect_left(dates, first) >= bisect.bisect_right(dates, last):
-                continue  # no trade date of the period while listed
-            spans = {d: (first, last) for d in wanted}
+                continue  # no trade date of the period in the span
+            left = {d: (first, last) for d in wanted}
             if found is not None:
-                spans = {
+                left = {
                     d: span
                     for d in wanted
-                    if (span := found[d].open_span(security.code, open_dates[d], first, last))
+                    if (span := found[d].open_span(code, open_dates[d], first, last))
                 }
-            if not spans:
-                unit = WorkUnit.for_stock(period, tuple(wanted), security.code, first, last)
-                covered.add(unit.unit_key)
+            if not left:
+                unit = WorkUnit.for_stock(period, tuple(wanted), code, first, last)
+                self.covered.add(unit.unit_key)
             else:
-                lo = min(s[0] for s in spans.values())
-                hi = max(s[1] for s in spans.values())
-                unit = WorkUnit.for_stock(period, tuple(spans), security.code, lo, hi)
-                calls += len(spans)
-            units.append(unit)
-    eta = estimate_seconds(calls, sources[0], parallelism) if sources else 0.0
-    return Plan(units, shapes, calls, eta, covered, unserved_datasets(spec, sources))
+                lo = min(s[0] for s in left.values())
+                hi = max(s[1] for s in left.values())
+                unit = WorkUnit.for_stock(period, tuple(left), code, lo, hi)
+                self.calls += len(left)
+            self.units.append(unit)
+
+    def _found(
+        self, period: Period, wanted: list[DatasetName]
+    ) -> dict[DatasetName, Coverage] | None:
+        """Where earlier runs stored each of ``wanted`` (None: ``force``, nothing counts)."""
+        if self.coverage is None:
+            return None
+        return {d: self.coverage(period, d) for d in wanted}
 
 
 def estimate_seconds(calls: int, source: Source, parallelism: int) -> float:

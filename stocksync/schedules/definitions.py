@@ -37,34 +37,47 @@ class BuiltIn:
     trading_days_only: bool = False
 
 
+EVERY_FACT = ["bars", "adj_factors", "valuations", "index_bars"]
+
 BUILT_INS: dict[str, BuiltIn] = {
     b.name: b
     for b in (
         BuiltIn(
             "daily",
-            "daily bars after the close, from each stock's last stored bar",
+            "daily bars, factors, valuations and index bars after the close, from each stock's "
+            "(and index's) last stored bar",
             "schedule_daily",
-            {"kind": "incremental", "periods": ["daily"]},
+            {"kind": "incremental", "periods": ["daily"], "datasets": EVERY_FACT},
             trading_days_only=True,
         ),
         BuiltIn(
             "weekly",
-            "weekly bars of the last two weeks",
+            "weekly bars (stocks and indices) of the last two weeks",
             "schedule_weekly",
-            {"kind": "incremental", "periods": ["weekly"], "days_back": 14},
+            {
+                "kind": "incremental",
+                "periods": ["weekly"],
+                "days_back": 14,
+                "datasets": ["bars", "index_bars"],
+            },
         ),
         BuiltIn(
             "monthly",
-            "monthly bars of the last two months",
+            "monthly bars (stocks and indices) of the last two months",
             "schedule_monthly",
-            {"kind": "incremental", "periods": ["monthly"], "days_back": 62},
+            {
+                "kind": "incremental",
+                "periods": ["monthly"],
+                "days_back": 62,
+                "datasets": ["bars", "index_bars"],
+            },
         ),
         BuiltIn(
             "gap_check",
-            "daily bars, factors and valuations over the whole history: fetches only what no "
-            "earlier unit stored, dataset by dataset",
+            "daily bars, factors, valuations and index bars over the whole history: fetches "
+            "only what no earlier unit stored, dataset by dataset",
             "schedule_gap_check",
-            {"kind": "all_history", "periods": ["daily"]},
+            {"kind": "all_history", "periods": ["daily"], "datasets": EVERY_FACT},
         ),
     )
 }

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stocksync.domain import AdjFactor, Bar, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, IndexBar, Period, Security, Valuation
+from stocksync.errors import InvalidRequest
 from stocksync.sim import calendar
+from stocksync.sim.indices import sim_index_bars
 from stocksync.sim.prices import Aggregate, Daily, aggregate, evaluate, factors
 from stocksync.sim.universe import build_universe
 from stocksync.sim.valuation import ValuationModel, factor_map
@@ -142,6 +144,14 @@ class SimMarket:
         """Daily valuation of ``code`` on its trading days in ``[start, end]``."""
         bars = self.bars_for_code(code, start, end, Period.DAILY)
         return self._valuation.values(bars, factor_map(self.adj_factors(code, start, end)))
+
+    def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
+        """Bars of the main index ``code`` (see :mod:`stocksync.sim.indices`); ``KeyError`` for
+        an index the market does not have."""
+        try:
+            return sim_index_bars(self.seed, code, Period(period), start, end)
+        except InvalidRequest as exc:
+            raise UnknownStock(code) from exc
 
     def _row(self, code: str) -> int:
         try:

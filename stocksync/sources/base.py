@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import redis
 
-from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
+from stocksync.domain import (
+    AdjFactor,
+    Bar,
+    DatasetName,
+    IndexBar,
+    Period,
+    Security,
+    Valuation,
+)
 
 if TYPE_CHECKING:
     from stocksync.datasets.base import Dataset
@@ -311,6 +319,15 @@ class Source(ABC):
     def stock_valuations(self, code: str, start: dt.date, end: dt.date) -> list[Valuation]:
         """Daily valuation of one stock between ``start`` and ``end`` inclusive."""
         raise NotImplementedError(f"{self.name} has no valuations")
+
+    def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
+        """Bars of the index ``code`` (``000300.SH``) between ``start`` and ``end`` inclusive:
+        points, volume in shares, amount in yuan."""
+        raise NotImplementedError(f"{self.name} has no index bars")
+
+    def market_index_bars(self, period: Period, trade_date: dt.date) -> list[IndexBar]:
+        """Bars of every main index on ``trade_date`` (no source offers this shape yet)."""
+        raise NotImplementedError(f"{self.name} cannot fetch every index by date")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to release."""

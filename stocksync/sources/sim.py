@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from stocksync.config import SimSettings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, DatasetName, IndexBar, Period, Security, Valuation
 from stocksync.sim import SimMarket
 from stocksync.sim.market import UnknownStock
 from stocksync.sources.base import (
@@ -53,6 +53,7 @@ class SimSource(Source):
             DatasetName.BARS: Offer(frozenset(Shape), ALL_PERIODS),
             DatasetName.ADJ_FACTORS: Offer(frozenset(Shape)),
             DatasetName.VALUATIONS: Offer(frozenset(Shape), omits_suspended=True),
+            DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
         }
     )
 
@@ -144,6 +145,11 @@ class SimSource(Source):
         if second != first and b.volume >= 100 and b.amount > 0:
             garbled[second] = replace(b, volume=b.volume // 100)
         return garbled
+
+    def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
+        return self._call(
+            f"index_bars {code}", lambda: self.market.index_bars(code, period, start, end)
+        )
 
     def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
         """Every trading stock's pe, pb and market value on ``trade_date``."""

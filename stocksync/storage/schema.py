@@ -79,6 +79,25 @@ bars = Table(
 )
 Index("ix_bars_period_trade_date", bars.c.period, bars.c.trade_date)
 
+index_bars = Table(
+    "index_bars",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("trade_date", Date, primary_key=True),
+    Column("open", PRICE, nullable=False),
+    Column("high", PRICE, nullable=False),
+    Column("low", PRICE, nullable=False),
+    Column("close", PRICE, nullable=False),
+    Column("pre_close", PRICE),
+    Column("volume", BigInteger, nullable=False),
+    Column("amount", Numeric(20, 2), nullable=False),
+    Column("pct_chg", Numeric(12, 4)),
+    Column("source", String(16), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_index_bars_period_trade_date", index_bars.c.period, index_bars.c.trade_date)
+
 adj_factors = Table(
     "adj_factors",
     metadata,

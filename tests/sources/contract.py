@@ -14,7 +14,8 @@ the adapter, patched to raise ``KeyError`` to prove the call gate turns a bug in
 :class:`SourceBug`). ``expected_bars`` may be overridden for sources that omit suspended days.
 
 Every dataset a source declares in ``serves`` is checked against the truth in every shape it
-declares; a dataset it does not declare must be refused, never answered empty.
+declares (``INDEX_CODES`` sample the index datasets); a dataset it does not declare must be
+refused, never answered empty.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class SourceContract:
     COMPARED: tuple[str, ...] = CORE_FIELDS
     VALUATION_FIELDS: tuple[str, ...] = ("pe_ttm", "pb", "total_mv", "circ_mv")
     BUG_TARGET: str = ""  # "module.attribute" of a parser the adapter calls on every bar reply
+    INDEX_CODES: tuple[str, ...] = ("000300.SH", "399006.SZ")  # sample of the main indices
+    INDEX_COMPARED: tuple[str, ...] = CORE_FIELDS  # IndexBar fields equal to the truth
 
     # -- hooks ---------------------------------------------------------------------------
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
@@ -134,6 +137,22 @@ class SourceContract:
             got = source.fetch(values, Period.DAILY, day=day)
             truth = market.valuations_for_date(day)
             assert self._valuation_view(got) == self._valuation_view(truth)
+
+    def test_index_bars_equal_the_truth(self, source, market):
+        offer = source.serves.get(DatasetName.INDEX_BARS)
+        if offer is None:
+            pytest.skip(f"{source.name} declares no index bars (refusal tested below)")
+        index_bars = dataset(DatasetName.INDEX_BARS)
+        for period in sorted(offer.periods):
+            for code in self.INDEX_CODES:
+                got = source.fetch(index_bars, period, code=code, start=self.START, end=self.END)
+                truth = market.index_bars(code, period, self.START, self.END)
+                assert truth, f"sample index {code} has no {period} bars in range"
+                assert self.index_view(got) == self.index_view(truth), (code, period)
+                assert index_bars.check(got, period)[1] == []
+
+    def index_view(self, items):
+        return sorted(tuple(_norm(getattr(b, f)) for f in self.INDEX_COMPARED) for b in items)
 
     def test_a_dataset_it_does_not_declare_is_refused_not_answered_empty(self, source):
         undeclared = [name for name in FACT_DATASETS if name not in source.serves]

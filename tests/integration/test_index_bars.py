@@ -1,0 +1,83 @@
+"""Index bars through the run machinery on real PostgreSQL and Redis: selected as a dataset,
+planned one unit per index over the range (whatever the stocks' shape or symbols), stored
+exactly as the simulated market has them in their own table, skipped once stored, and listed
+in the statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from inprocess_runs import oracle_codes, run_to_end, units  # type: ignore[import-not-found]
+from sqlalchemy import func, select
+
+from stocksync.datasets.indices import MAIN_INDICES
+from stocksync.domain import Period
+from stocksync.market.stats import storage_stats
+from stocksync.runs import service as runs
+from stocksync.sources.sim import sim_market
+from stocksync.storage.schema import bars, index_bars
+
+START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 31)
+
+
+def stored(ctx, period="daily"):
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(index_bars.c.code, index_bars.c.trade_date, index_bars.c.close,
+                   index_bars.c.volume, index_bars.c.amount)
+            .where(index_bars.c.period == period)
+        ).all()  # fmt: skip
+    return {(c, d, float(close), int(v), float(a)) for c, d, close, v, a in rows}
+
+
+def truth(settings, period=Period.DAILY, start=START, end=END):
+    market = sim_market(settings.sim.seed, settings.sim.stocks)
+    return {
+        (b.code, b.trade_date, b.close, b.volume, b.amount)
+        for i in MAIN_INDICES
+        for b in market.index_bars(i.code, period, start, end)
+    }
+
+
+def test_index_bars_are_one_unit_per_index_and_equal_the_truth(ctx, settings):
+    body = {"start_date": str(START), "end_date": str(END), "datasets": ["index_bars"],
+            "periods": ["daily", "weekly"]}  # fmt: skip
+    created, _ = run_to_end(ctx, body)
+    planned = units(ctx, created.run_id)
+    assert {(u.code, u.period, u.dataset) for u in planned} == {
+        (i.code, p, "index_bars") for i in MAIN_INDICES for p in ("daily", "weekly")
+    }
+    assert runs.run_view(ctx, created.run_id)["status"] == "success"
+    assert stored(ctx) == truth(settings)
+    assert stored(ctx, "weekly") == truth(settings, Period.WEEKLY)
+    with ctx.engine.connect() as conn:  # kept apart from the stocks' bars
+        assert conn.execute(select(func.count()).select_from(bars)).scalar_one() == 0
+
+    again = runs.preview_run(ctx, runs.parse_spec(ctx, {**body, "sources": ["sim"]}))
+    assert (again["units"], again["already_done"], again["expected_calls"]) == (18, 18, 0)
+    stats = storage_stats(ctx)["index_bars"]
+    assert {(s["period"], s["indices"], s["source"]) for s in stats} == {
+        ("daily", 9, "sim"),
+        ("weekly", 9, "sim"),
+    }
+
+
+def test_a_run_for_some_stocks_also_syncs_every_index_and_extends_them_later(ctx, settings):
+    body = {"start_date": str(START), "end_date": "2025-03-14", "symbols": oracle_codes(ctx)[:1],
+            "datasets": ["bars", "index_bars"]}  # fmt: skip
+    run_to_end(ctx, body)
+    assert stored(ctx) == truth(settings, end=dt.date(2025, 3, 14))
+    created, _ = run_to_end(ctx, {**body, "end_date": str(END)})
+    index_units = [u for u in units(ctx, created.run_id) if u.dataset == "index_bars"]
+    assert {(u.start_date, u.end_date) for u in index_units} == {(dt.date(2025, 3, 17), END)}
+    assert stored(ctx) == truth(settings)
+
+
+def test_incremental_index_bars_start_after_each_index_s_last_bar(ctx, settings):
+    run_to_end(ctx, {"start_date": str(START), "end_date": "2025-03-14",
+                     "datasets": ["index_bars"]})  # fmt: skip
+    created, spec = run_to_end(ctx, {"kind": "incremental", "end_date": str(END),
+                                     "datasets": ["index_bars"]})  # fmt: skip
+    assert spec.from_last_bar
+    assert {u.start_date for u in units(ctx, created.run_id)} == {dt.date(2025, 3, 17)}
+    assert stored(ctx) == truth(settings)
