@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from api.runs import MAX_PAGE
+from stocksync.market.index_reading import index_code_pattern
 from stocksync.runs.schemas import (
     CODE_PATTERN,
     DATE,
@@ -219,6 +220,22 @@ OPERATIONS: dict[str, Operation] = {
         response=obj(
             ["code", "period", "adjust", "bars"], code=STR, period=STR, adjust=STR, bars=LIST
         ),
+    ),
+    "bars.get_index_bars": Operation(
+        "Stored bars of one main index (points, volume in shares, amount in yuan)",
+        query=[
+            Param(
+                "code",
+                {"type": "string", "pattern": index_code_pattern()},
+                "index code, e.g. 000300 or 000300.SH",
+                required=True,
+            ),
+            Param("start", DATE, "first date", required=True),
+            Param("end", DATE, "last date (not before start)", required=True),
+            Param("period", any_case_choice(CHOICE["period"]), "bar period (default daily)"),
+        ],
+        errors=(400, 404),
+        response=obj(["code", "name", "period", "bars"], code=STR, name=STR, period=STR, bars=LIST),
     ),
     "stats.stats": Operation(
         "Rows and latest dates per period and source, of stocks' bars and index bars",

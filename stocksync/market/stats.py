@@ -14,6 +14,7 @@ from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import adj_factors, bars, index_bars, valuations
 
 MAX_COVERAGE_DAYS = 366
+_COUNTED = ("bars", "adj_factors", "valuations", "index_bars")
 
 
 def _per_period(table: Table) -> Select[Any]:
@@ -69,7 +70,8 @@ def storage_stats(ctx: Context) -> dict[str, Any]:
 
 
 def coverage(ctx: Context, start: str | None, end: str | None) -> dict[str, Any]:
-    """Per trade date in [start, end]: stocks with a daily bar, a factor and a valuation."""
+    """Per trade date in [start, end]: stocks with a daily bar, a factor and a valuation, and
+    indices with a daily bar."""
     first, last = parse_date(start, "start"), parse_date(end, "end")
     if first > last:
         raise InvalidRequest(f"start {first} is after end {last}", field="start")
@@ -81,6 +83,7 @@ def coverage(ctx: Context, start: str | None, end: str | None) -> dict[str, Any]
             ("bars", bars, bars.c.period == "daily"),
             ("adj_factors", adj_factors, None),
             ("valuations", valuations, None),
+            ("index_bars", index_bars, index_bars.c.period == "daily"),
         ):
             query = (
                 select(table.c.trade_date, func.count())
@@ -90,9 +93,7 @@ def coverage(ctx: Context, start: str | None, end: str | None) -> dict[str, Any]
             if extra is not None:
                 query = query.where(extra)
             for day, count in conn.execute(query):
-                per_day.setdefault(day, {"bars": 0, "adj_factors": 0, "valuations": 0})[name] = int(
-                    count
-                )
+                per_day.setdefault(day, dict.fromkeys(_COUNTED, 0))[name] = int(count)
     return {
         "start": first.isoformat(),
         "end": last.isoformat(),

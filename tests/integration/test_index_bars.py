@@ -81,3 +81,27 @@ def test_incremental_index_bars_start_after_each_index_s_last_bar(ctx, settings)
     assert spec.from_last_bar
     assert {u.start_date for u in units(ctx, created.run_id)} == {dt.date(2025, 3, 17)}
     assert stored(ctx) == truth(settings)
+
+
+def test_the_api_reads_an_index_s_bars_and_refuses_what_is_no_index(ctx, settings):
+    from api import create_app
+
+    run_to_end(ctx, {"start_date": str(START), "end_date": str(END), "datasets": ["index_bars"]})
+    client = create_app({"CONTEXT_FACTORY": lambda: ctx}).test_client()
+    reply = client.get(f"/api/v1/index-bars?code=000300&start={START}&end={END}")
+    assert reply.status_code == 200, reply.get_json()
+    body = reply.get_json()
+    market = sim_market(settings.sim.seed, settings.sim.stocks)
+    truth = market.index_bars("000300.SH", Period.DAILY, START, END)
+    assert (body["code"], body["name"]) == ("000300.SH", "沪深300")
+    assert [(b["trade_date"], b["close"], b["volume"]) for b in body["bars"]] == [
+        (b.trade_date.isoformat(), b.close, b.volume) for b in truth
+    ]
+    for bad in ("600000.SH", "000300.SZ", "999999"):
+        reply = client.get(f"/api/v1/index-bars?code={bad}&start={START}&end={END}")
+        assert reply.status_code == 400
+        assert "not one stocksync keeps" in reply.get_json()["error"]["message"]
+    assert client.get(f"/api/v1/index-bars?code=399006&start={START}&end={END}").status_code == 200
+    coverage = client.get(f"/api/v1/stats/coverage?start={START}&end={END}").get_json()["dates"]
+    assert {d["index_bars"] for d in coverage} == {9}
+    assert len(coverage) == len(truth)

@@ -59,6 +59,11 @@ DATA_RULES = {
         r"more than \d+ bars",
         r"needs adjustment factors",
     ),
+    "GET /api/v1/index-bars": (
+        r"^start \S+ is after end",
+        r"no bars of \S+ are stored",
+        r"more than \d+ bars",
+    ),
     "GET /api/v1/stats/coverage": (r"^start \S+ is after end", r"ask for at most \d+ days"),
 }
 

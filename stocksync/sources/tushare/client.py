@@ -181,15 +181,23 @@ class TushareClient:
             )
         return frame
 
-    def fetch(self, api_name: str, fields: Sequence[str], **params: Any) -> list[tuple[Any, ...]]:
-        """Every row of a query as tuples of ``fields``, following full pages with ``offset``."""
+    def fetch(
+        self, api_name: str, fields: Sequence[str], *, limit: int | None = None, **params: Any
+    ) -> list[tuple[Any, ...]]:
+        """Every row of a query as tuples of ``fields``, following full pages with ``offset``.
+
+        With ``limit`` (the endpoint's own per-call cap) every call names ``limit`` and
+        ``offset``; without it a page of :attr:`page_rows` rows counts as full."""
+        page_rows = limit or self.page_rows
         rows: list[tuple[Any, ...]] = []
         while True:
-            extra = {"offset": len(rows)} if rows else {}
+            extra: dict[str, int] = {"offset": len(rows)} if rows else {}
+            if limit:
+                extra = {"limit": limit, "offset": len(rows)}
             frame = self.query(api_name, fields, **params, **extra)
             page = list(frame[list(fields)].itertuples(index=False, name=None))
             rows.extend(page)
-            if len(page) < self.page_rows:
+            if len(page) < page_rows:
                 return rows
 
     def _classify(self, api_name: str, exc: Exception, timeout_s: float) -> SourceError:
