@@ -30,6 +30,15 @@ market value) from the sim's valuations, as 6-decimal strings. A loss-making sto
 is the empty string (real baostock gives an empty or a negative P/E there; set
 ``negative_loss_pe`` to answer a negative one instead). Suspended days (tradestatus 0) carry the
 last trading day's ratios, as baostock carries the close over; the sim has no valuation on them.
+
+The same query answers the main indices of Shanghai and Shenzhen (``sh.000300``, ``sz.399006``;
+``sh.000001`` is the SSE Composite, ``sz.000001`` a stock) from the sim's index bars, from
+2006-01-01 on (baostock's index history) and none of Beijing: levels as 4-decimal strings,
+volume in shares, amount in yuan (4 decimals), pctChg in percent (6 decimals) recomputed from
+close and preclose (weekly/monthly: from the previous period's close, which those bars do not
+carry). An index has no turnover, trading status, ST flag or valuation: ``turn``,
+``tradestatus``, ``isST``, ``peTTM`` and ``pbMRQ`` are empty strings, and every ``adjustflag``
+gives the same levels. Paging, compression and faults are those of the stocks' k-data.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from typing import ClassVar
 
 from faults import Faults  # type: ignore[import-not-found]
 
+from stocksync.datasets.indices import MAIN_INDICES
 from stocksync.domain import Bar, Exchange, Period
 from stocksync.sim import SimMarket
 from stocksync.sim.calendar import CALENDAR_END, CALENDAR_START
@@ -87,6 +97,7 @@ PERIOD_FIELDS = (
     "pctChg",
 )  # baostock's weekly/monthly bars have no preclose, tradestatus or isST  # fmt: skip
 FREQUENCIES = {"d": Period.DAILY, "w": Period.WEEKLY, "m": Period.MONTHLY}
+INDEX_HISTORY_START = dt.date(2006, 1, 1)  # baostock's index bars begin here
 # Non-stocks baostock lists in query_stock_basic (type 2 index, 5 ETF): an adapter must skip them.
 NON_STOCKS = (
     ("sh.000001", "上证综合指数", "1991-07-15", "2"),
@@ -145,6 +156,10 @@ def bs_code(code: str) -> str:
 def canonical(code: str) -> str:
     """``sh.600000`` -> ``600000.SH``."""
     return f"{code[3:]}.{code[:2].upper()}"
+
+
+# the sim's indices baostock has (no Beijing index), by baostock code
+INDICES = frozenset(bs_code(i.code) for i in MAIN_INDICES if not i.code.endswith(".BJ"))
 
 
 def _price(value: float) -> str:
@@ -332,9 +347,12 @@ class FakeBaostockServer:
             raise Refused(INDICATOR_INVALID, "无效的指标")
         first, last = _dates(start, end)
         code = self.answer_with or code
-        values = self._bar_values(code, first, last, period, adjustflag, garbage)
-        if VALUATION_FIELDS.intersection(names):
-            self._add_valuations(code, first, last, values)
+        if code in INDICES:
+            values = self._index_values(code, first, last, period, adjustflag, garbage)
+        else:
+            values = self._bar_values(code, first, last, period, adjustflag, garbage)
+            if VALUATION_FIELDS.intersection(names):
+                self._add_valuations(code, first, last, values)
         rows = [[row[name] for name in names] for row in values]
         return _page(
             reply_type, "query_history_k_data_plus", user, page, size, rows,
@@ -367,6 +385,34 @@ class FakeBaostockServer:
                 "volume": str(volume), "amount": f"{bar.amount:.4f}", "adjustflag": adjustflag,
                 "turn": f"{bar.turnover_pct or 0.0:.6f}", "tradestatus": str(bar.trade_status),
                 "pctChg": f"{pct:.6f}", "isST": "1" if bar.is_st else "0",
+            })  # fmt: skip
+        return out
+
+    def _index_values(
+        self, code: str, start: dt.date, end: dt.date, period: Period, adjustflag: str,
+        garbage: bool,
+    ) -> list[dict[str, str]]:  # fmt: skip
+        """Every field of the index ``code``'s k-data rows; ``garbage`` as for stocks."""
+        try:
+            bars = self.market.index_bars(
+                canonical(code), period, max(start, INDEX_HISTORY_START), end
+            )
+        except ValueError as exc:
+            raise Refused(BEYOND_DATES, f"超出日期支持范围: {exc}") from exc
+        out = []
+        for i, bar in enumerate(bars):
+            high, volume, pre = bar.high, bar.volume, bar.pre_close or 0.0
+            if garbage and i % 3 == 0:
+                high = bar.low - 0.01  # high below low
+            if garbage and i % 3 == 1:
+                volume //= 100  # lots instead of shares
+            pct = (bar.close / pre - 1.0) * 100.0 if pre else 0.0
+            out.append({
+                "date": bar.trade_date.isoformat(), "code": code, "open": f"{bar.open:.4f}",
+                "high": f"{high:.4f}", "low": f"{bar.low:.4f}", "close": f"{bar.close:.4f}",
+                "preclose": f"{pre:.4f}", "volume": str(volume), "amount": f"{bar.amount:.4f}",
+                "adjustflag": adjustflag, "turn": "", "tradestatus": "", "pctChg": f"{pct:.6f}",
+                "isST": "", "peTTM": "", "pbMRQ": "",
             })  # fmt: skip
         return out
 

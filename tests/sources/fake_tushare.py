@@ -7,10 +7,15 @@ error is ``{"code": N, "msg": "...", "data": null}``. Data comes in tushare's un
 ``ts_code`` like ``600000.SH``, dates as ``YYYYMMDD`` strings, ``vol`` in lots (手), ``amount``
 in thousands of yuan (千元), ``daily_basic``'s ``total_mv`` / ``circ_mv`` in ten thousands of yuan
 (万元) and ``pe_ttm`` null for a loss-making stock, rows newest first, suspended days absent, at
-most ``page_rows`` rows per call from ``offset``.
+most ``page_rows`` rows per call from ``offset`` (``caps`` per API where tushare documents its
+own: ``index_daily`` 8,000, ``index_weekly`` / ``index_monthly`` 1,000). Index bars are the
+simulated main indices, one ``ts_code`` per call (``index_weekly`` / ``index_monthly`` also take
+``trade_date`` alone: every index); an unknown ``ts_code`` gets an empty table; without
+``fields``, ``index_monthly`` leaves ``vol`` and ``amount`` out (not 默认显示).
 
-Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time), so
-tests can count calls and check rate limits; ``per_minute_limit`` makes the server enforce a
+Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time, and
+in :attr:`FakeTushare.calls` its params and fields), so tests can count calls and check rate
+limits and what was asked; ``per_minute_limit`` makes the server enforce a
 per-minute limit of its own with tushare's reply (over ``window_s``, a minute unless a test
 shortens it), and :meth:`FakeTushare.force` queues
 arbitrary error replies.
@@ -30,7 +35,8 @@ from typing import Any
 
 from faults import Faults  # type: ignore[import-not-found]
 
-from stocksync.domain import Bar, Board, Exchange, Period, Security, Valuation
+from stocksync.datasets.indices import MAIN_INDICES
+from stocksync.domain import Bar, Board, Exchange, IndexBar, Period, Security, Valuation
 from stocksync.sim import SimMarket
 
 TEST_TOKEN = "tk-7f3a9c1e5b2d4f608a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d"
@@ -60,6 +66,17 @@ BASIC_FIELDS = [
     "list_date", "delist_date",
 ]  # fmt: skip
 VALUATION_FIELDS = ["ts_code", "trade_date", "close", "pe_ttm", "pb", "total_mv", "circ_mv"]
+INDEX_FIELDS = [
+    "ts_code", "trade_date", "close", "open", "high", "low", "pre_close", "change", "pct_chg",
+    "vol", "amount",
+]  # fmt: skip
+INDEX_APIS = {
+    "index_daily": Period.DAILY,
+    "index_weekly": Period.WEEKLY,
+    "index_monthly": Period.MONTHLY,
+}
+INDEX_CAPS = {"index_daily": 8000, "index_weekly": 1000, "index_monthly": 1000}
+HIDDEN_FIELDS = {"index_monthly": frozenset({"vol", "amount"})}  # shown only when named
 _PERIOD = {"daily": Period.DAILY, "weekly": Period.WEEKLY, "monthly": Period.MONTHLY}
 _EXCHANGE = {Exchange.SH: "SSE", Exchange.SZ: "SZSE", Exchange.BJ: "BSE"}
 _MARKET = {Board.MAIN: "主板", Board.STAR: "科创板", Board.CHINEXT: "创业板", Board.BSE: "北交所"}
@@ -94,6 +111,24 @@ def wire_bar(bar: Bar) -> dict[str, Any]:
     }
 
 
+def wire_index_bar(bar: IndexBar) -> dict[str, Any]:
+    """One index bar as tushare's ``index_daily`` row: points, vol in lots, amount in 千元."""
+    pre = bar.pre_close or 0.0
+    return {
+        "ts_code": bar.code,
+        "trade_date": ymd(bar.trade_date),
+        "close": bar.close,
+        "open": bar.open,
+        "high": bar.high,
+        "low": bar.low,
+        "pre_close": bar.pre_close,
+        "change": round(bar.close - pre, 4),
+        "pct_chg": round((bar.close / pre - 1.0) * 100.0, 4) if pre else None,
+        "vol": bar.volume / 100,
+        "amount": bar.amount / 1000,
+    }
+
+
 def wire_valuation(value: Valuation, close: float) -> dict[str, Any]:
     """One valuation as tushare's ``daily_basic`` row: market values in 万元 at full precision
     (so x10000 gives the yuan back), ``pe_ttm`` null while loss-making."""
@@ -121,6 +156,8 @@ class FakeTushare:
         self.unpublished: set[dt.date] = set()  # dates whose bars/factors are not out yet
         self.withheld: set[str] = set()  # codes answered as an empty table (a lagging source)
         self.requests: list[tuple[float, str]] = []  # (time.time(), api_name) of every request
+        self.calls: list[tuple[str, dict[str, Any], str]] = []  # (api_name, params, fields)
+        self.caps = dict(INDEX_CAPS)  # per-call row caps of the APIs that have their own
         self._accepted: collections.deque[float] = collections.deque()
         self._forced: collections.deque[tuple[int, str]] = collections.deque()
         self._lock = threading.Lock()
@@ -159,6 +196,8 @@ class FakeTushare:
             self.unpublished.clear()
             self.withheld.clear()
             self.requests.clear()
+            self.calls.clear()
+            self.caps = dict(INDEX_CAPS)
             self._accepted.clear()
             self._forced.clear()
             self.page_rows = self._default_page_rows
@@ -177,6 +216,9 @@ class FakeTushare:
         """The HTTP status and body for one request (body None: drop the connection)."""
         with self._lock:
             self.requests.append((time.time(), api_name))
+            self.calls.append(
+                (api_name, dict(body.get("params") or {}), str(body.get("fields") or ""))
+            )
         faults = self.faults.take()
         if faults.latency_s:
             time.sleep(faults.latency_s)
@@ -210,15 +252,19 @@ class FakeTushare:
         rows, fields = handler(params)
         if self.withheld and api_name != "stock_basic":  # an empty table (columns kept)
             rows = [r for r in rows if r.get("ts_code") not in self.withheld]
-        if faults.garbage and api_name in _PERIOD:
+        if faults.garbage and (api_name in _PERIOD or api_name in INDEX_APIS):
             rows = _garble(rows)
         elif faults.garbage and api_name == "daily_basic":
             rows = _garble_valuations(rows)
         offset = int(params.get("offset") or 0)
-        limit = min(int(params.get("limit") or self.page_rows), self.page_rows)
+        cap = self.caps.get(api_name, self.page_rows)
+        limit = min(int(params.get("limit") or cap), cap)
         rows = rows[offset : offset + limit]
         wanted = [f.strip() for f in str(body.get("fields") or "").split(",") if f.strip()]
-        columns = [f for f in wanted if f in fields] if wanted else fields
+        hidden = HIDDEN_FIELDS.get(api_name, frozenset())
+        columns = (
+            [f for f in wanted if f in fields] if wanted else [f for f in fields if f not in hidden]
+        )
         data = {
             "fields": columns,
             "items": [[row.get(c) for c in columns] for row in rows],
@@ -247,6 +293,9 @@ class FakeTushare:
             "monthly": lambda p: (self._bars(Period.MONTHLY, p), BAR_FIELDS),
             "adj_factor": lambda p: (self._factors(p), ["ts_code", "trade_date", "adj_factor"]),
             "daily_basic": lambda p: (self._valuations(p), VALUATION_FIELDS),
+            "index_daily": lambda p: (self._index_bars(Period.DAILY, p), INDEX_FIELDS),
+            "index_weekly": lambda p: (self._index_bars(Period.WEEKLY, p), INDEX_FIELDS),
+            "index_monthly": lambda p: (self._index_bars(Period.MONTHLY, p), INDEX_FIELDS),
             "trade_cal": lambda p: (
                 self._calendar(p),
                 ["exchange", "cal_date", "is_open", "pretrade_date"],
@@ -335,6 +384,28 @@ class FakeTushare:
             values = [v for v in values if v.trade_date not in self.unpublished]
         values.sort(key=lambda v: (-v.trade_date.toordinal(), v.code))
         return [wire_valuation(v, closes[(v.code, v.trade_date)]) for v in values]
+
+    def _index_bars(self, period: Period, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """``index_daily`` / ``_weekly`` / ``_monthly``: one index over a range or on a
+        ``trade_date``; weekly and monthly also every index on a ``trade_date`` alone."""
+        codes = self._codes(params)
+        if params.get("trade_date"):
+            start = end = _date(params["trade_date"], CALENDAR_END)
+            if not codes and period is not Period.DAILY:
+                codes = [info.code for info in MAIN_INDICES]
+        else:
+            start = max(_date(params.get("start_date"), CALENDAR_START), CALENDAR_START)
+            end = _date(params.get("end_date"), CALENDAR_END)
+        end = min(end, CALENDAR_END)
+        bars: list[IndexBar] = []
+        for code in codes if start <= end else []:
+            try:
+                bars += self.market.index_bars(code, period, start, end)
+            except KeyError:  # tushare answers an unknown ts_code with an empty table
+                continue
+        bars = [b for b in bars if b.trade_date not in self.unpublished]
+        bars.sort(key=lambda b: (-b.trade_date.toordinal(), b.code))
+        return [wire_index_bar(b) for b in bars]
 
     def _calendar(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if params.get("exchange") not in (None, "", "SSE", "SZSE", "BSE"):

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +21,10 @@ from fake_baostock import PAGE_ROWS, FakeBaostockServer, bs_code  # type: ignore
 from faults import Faults, RecordingQuota  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
-from stocksync.domain import Bar, Board, Exchange, Period
+from stocksync.datasets import dataset
+from stocksync.datasets.indices import MAIN_INDICES
+from stocksync.domain import Bar, Board, DatasetName, Exchange, Period
+from stocksync.runs.fetching import Attempt, candidates
 from stocksync.sim import SimMarket
 from stocksync.sources.baostock import BaostockSource, build_baostock_source
 from stocksync.sources.baostock.rows import valuation as _valuation
@@ -28,6 +32,7 @@ from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,
     RateLimitedError,
+    SourceBug,
     TransientSourceError,
 )
 from stocksync.sources.sim import sim_market
@@ -41,6 +46,14 @@ ST_CODES = ("600399.SH", "300445.SZ")
 LONG_CODE = "000006.SZ"  # listed since 1991: ~4,900 daily bars since 2005, three pages
 A, B = "000945.SZ", "600399.SH"
 LOSS_CODE = "600540.SH"  # loss-making (no P/E) and trading every day of START..END
+INDEX = "000300.SH"
+INDEX_QUERY = {  # baostock's index fields: daily bars have a preclose, weekly/monthly ones not
+    "d": "date,code,open,high,low,close,preclose,volume,amount,pctChg",
+    "w": "date,code,open,high,low,close,volume,amount,adjustflag,turn,pctChg",
+    "m": "date,code,open,high,low,close,volume,amount,adjustflag,turn,pctChg",
+}
+FREQUENCY = {Period.DAILY: "d", Period.WEEKLY: "w", Period.MONTHLY: "m"}
+BAOSTOCK_INDICES = [i.code for i in MAIN_INDICES if not i.code.endswith(".BJ")]
 VALUATION_QUERY = (  # the one daily query that serves bars, factors and valuations alike
     "date,code,open,high,low,close,preclose,volume,amount,adjustflag,turn,tradestatus,pctChg,isST,"
     "peTTM,pbMRQ"
@@ -200,6 +213,83 @@ class TestBaostockContract(SourceContract):
             r.fields[5] for r in server.stats.requests if r.method == "query_history_k_data_plus"
         ]
         assert asked and not any("preclose" in f or "isST" in f for f in asked)
+
+    # -- index bars ----------------------------------------------------------------------
+    def test_index_bars_are_asked_as_baostock_has_them(self, source, server, market):
+        for period in (Period.DAILY, Period.WEEKLY, Period.MONTHLY):
+            got = source.index_bars(INDEX, period, START, END)
+            truth = market.index_bars(INDEX, period, START, END)
+            assert got and self.index_view(got) == self.index_view(truth), period
+        asked = [
+            r.fields[4:] for r in server.stats.requests if r.method == "query_history_k_data_plus"
+        ]
+        assert asked == [
+            ["sh.000300", INDEX_QUERY[f], START.isoformat(), END.isoformat(), f, "3"]
+            for f in ("d", "w", "m")
+        ]
+        # what baostock sends: 4-decimal levels, whole shares, yuan, pctChg to 6 decimals
+        rows = source._k_rows(INDEX, "sh.000300", Period.WEEKLY, START, END, "3", INDEX_QUERY["w"])
+        for r in rows:
+            assert all(len(r[k].split(".")[1]) == 4 for k in ("open", "high", "low", "close"))
+            assert r["volume"].isdigit() and len(r["amount"].split(".")[1]) == 4
+            assert len(r["pctChg"].split(".")[1]) == 6 and r["turn"] == ""
+
+    def test_weekly_and_monthly_pre_close_from_pct_chg_is_the_truth(self, source, market):
+        first, last = dt.date(2006, 1, 1), dt.date(2026, 12, 31)
+        for code in BAOSTOCK_INDICES:
+            for period in (Period.WEEKLY, Period.MONTHLY):
+                truth = market.index_bars(code, period, first, last)
+                got = source.index_bars(code, period, first, last)
+                assert truth and not any(r.pre_close is None for r in got), (code, period)
+                assert [(b.trade_date, b.pre_close, b.pct_chg) for b in got] == [
+                    (b.trade_date, b.pre_close, b.pct_chg) for b in truth
+                ], (code, period)
+
+    def test_index_history_spans_pages_from_2006(self, source, server, market):
+        got = source.index_bars(INDEX, Period.DAILY, dt.date(2005, 1, 4), END)
+        truth = market.index_bars(INDEX, Period.DAILY, dt.date(2006, 1, 1), END)
+        assert len(truth) > 2 * PAGE_ROWS and got[0].trade_date == dt.date(2006, 1, 4)
+        assert self.index_view(got) == self.index_view(truth)
+        assert server.stats.count("query_history_k_data_plus") == 3
+
+    def test_no_beijing_index_is_asked_of_baostock(self, source, server):
+        assert not source.covers("899050.BJ") and not source.covers("920002.BJ")
+        assert all(source.covers(code) for code in (*BAOSTOCK_INDICES, "000001.SZ"))
+        ctx = SimpleNamespace(
+            sources=SimpleNamespace(get=lambda name: source),
+            breaker=SimpleNamespace(state=lambda name: SimpleNamespace(open=False, until=None)),
+        )
+        run = SimpleNamespace(spec=SimpleNamespace(sources=("baostock",)))
+        for code, served in (("899050.BJ", []), ("000001.SH", [source])):
+            item = SimpleNamespace(code=code, period=Period.WEEKLY)
+            assert candidates(ctx, run, item, [DatasetName.INDEX_BARS], Attempt()) == served
+        with pytest.raises(FatalSourceError, match="Beijing"):
+            source.index_bars("899050.BJ", Period.DAILY, START, END)
+        with pytest.raises(FatalSourceError):
+            source.index_bars("sh.000300", Period.DAILY, START, END)
+        assert server.stats.requests == []
+
+    def test_index_replies_are_checked_like_the_stocks(self, source, server, faults, monkeypatch):
+        index_bars = dataset(DatasetName.INDEX_BARS)
+        server.answer_with = "sz.399006"  # a reply for another index is never taken
+        with pytest.raises(TransientSourceError, match="out of step"):
+            source.index_bars(INDEX, Period.DAILY, START, END)
+        server.answer_with = ""
+        with pytest.raises(NoDataError):
+            source.index_bars(INDEX, Period.DAILY, dt.date(2005, 1, 4), dt.date(2005, 12, 31))
+        faults.set(garbage=True)
+        got = source.index_bars(INDEX, Period.DAILY, START, END)
+        assert len(index_bars.check(got, Period.DAILY)[1]) == len(got) - len(got) // 3
+        faults.clear()
+        with pytest.raises(FatalSourceError, match="not an index code"):
+            source.fetch(index_bars, Period.DAILY, code="not-an-index", start=START, end=END)
+
+        def broken(*args: object) -> None:
+            raise KeyError("deliberate")
+
+        monkeypatch.setattr("stocksync.sources.baostock.indices.index_bar", broken)
+        with pytest.raises(SourceBug, match="KeyError"):  # a bug is never taken for bad data
+            source.fetch(index_bars, Period.DAILY, code=INDEX, start=START, end=END)
 
     # -- valuations ---------------------------------------------------------------------
     def test_valuations_equal_the_truth(self, source, market, server):

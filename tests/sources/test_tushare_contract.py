@@ -26,7 +26,8 @@ from fake_tushare import (  # type: ignore[import-not-found]
 from faults import RecordingQuota  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
-from stocksync.domain import Bar, Period
+from stocksync.datasets import dataset
+from stocksync.domain import Bar, DatasetName, Period
 from stocksync.sim import SimMarket
 from stocksync.sources.base import (
     Availability,
@@ -89,6 +90,11 @@ class TestTushareContract(SourceContract):
         super().test_valuations_equal_the_truth(source, market)
         # the inherited test passes on NotImplementedError: make sure it really compared
         assert fake.count("daily_basic") == len(self.CODES) + 1
+
+    def test_index_bars_equal_the_truth(self, source, fake, market):
+        super().test_index_bars_equal_the_truth(source, market)
+        for api in ("index_daily", "index_weekly", "index_monthly"):
+            assert fake.count(api) == len(self.INDEX_CODES), api  # it really compared
 
     def test_the_sample_covers_the_boards_ex_dates_and_suspensions(self, market):
         secs = {s.code: s for s in market.securities()}
@@ -281,6 +287,139 @@ def test_a_known_code_without_bars_in_range_is_empty_not_no_data(source, market)
     assert source.adj_factors(sec.code, *before) == []
     with pytest.raises(NoDataError):
         source.adj_factors("600999.SH", START, END)
+
+
+# -- index bars --------------------------------------------------------------------------
+INDEX = "000300.SH"
+INDEX_ASKED = "ts_code,trade_date,open,high,low,close,pre_close,vol,amount"
+
+
+def _asked(fake: FakeTushare) -> list[tuple[str, dict, str]]:
+    """What each request asked for, without the client's own ``ts_type_name``."""
+    return [
+        (api, {k: v for k, v in params.items() if k != "ts_type_name"}, fields)
+        for api, params, fields in fake.calls
+    ]
+
+
+@pytest.mark.parametrize(
+    ("period", "api", "cap"),
+    [
+        (Period.DAILY, "index_daily", 8000),
+        (Period.WEEKLY, "index_weekly", 1000),
+        (Period.MONTHLY, "index_monthly", 1000),
+    ],
+)
+def test_index_bars_are_asked_for_in_tushares_own_terms(source, fake, market, period, api, cap):
+    got = source.index_bars(INDEX, period, START, END)
+    assert got and got == market.index_bars(INDEX, period, START, END)
+    params = {"ts_code": INDEX, "start_date": "20241202", "end_date": "20250131"}
+    assert _asked(fake) == [(api, {**params, "limit": cap, "offset": 0}, INDEX_ASKED)]
+
+
+def test_index_volume_and_amount_come_in_lots_and_thousands(source, fake, market):
+    wire = _wire(fake, "index_daily", ts_code=INDEX, start_date=ymd(START), end_date=ymd(END))
+    truth = {ymd(b.trade_date): b for b in market.index_bars(INDEX, Period.DAILY, START, END)}
+    assert list(wire[0]) == [
+        "ts_code", "trade_date", "close", "open", "high", "low", "pre_close", "change",
+        "pct_chg", "vol", "amount",
+    ]  # fmt: skip
+    dates = [r["trade_date"] for r in wire]
+    assert dates == sorted(truth, reverse=True) and len(dates) > 30  # newest first
+    bars = {ymd(b.trade_date): b for b in source.index_bars(INDEX, Period.DAILY, START, END)}
+    assert list(bars) == sorted(truth)  # oldest first once read
+    for row in wire:
+        bar, true = bars[row["trade_date"]], truth[row["trade_date"]]
+        assert row["vol"] == true.volume / 100 and row["amount"] == true.amount / 1000
+        assert row["close"] == true.close and row["pct_chg"] == true.pct_chg
+        assert isinstance(bar.volume, int) and bar.volume == round(row["vol"] * 100)
+        assert bar.amount == round(row["amount"] * 1000, 2) == true.amount
+
+
+def test_a_reply_in_lots_and_thousands_is_read_as_shares_and_yuan(source, monkeypatch):
+    original = fake_tushare.wire_index_bar
+    monkeypatch.setattr(
+        fake_tushare,
+        "wire_index_bar",
+        lambda bar: {**original(bar), "vol": 2_345_678.0, "amount": 31_234_567.891},
+    )
+    bars = source.index_bars(INDEX, Period.WEEKLY, START, END)
+    assert len(bars) == 9
+    assert {(b.volume, b.amount) for b in bars} == {(234_567_800, 31_234_567_891.0)}
+
+
+def test_index_periods_end_on_their_last_trading_day(source, fake, faults):
+    monthly = source.index_bars(INDEX, Period.MONTHLY, START, END)
+    assert [b.trade_date for b in monthly] == [dt.date(2024, 12, 31), dt.date(2025, 1, 27)]
+    weekly = source.index_bars(INDEX, Period.WEEKLY, START, END)
+    assert weekly[-1].trade_date == dt.date(2025, 1, 27)  # Spring Festival closes the week
+    assert all(b.trade_date.weekday() == 4 for b in weekly[:-1])
+    shown = _wire(fake, "index_monthly", ts_code=INDEX, start_date=ymd(START), end_date=ymd(END))
+    assert shown and "vol" not in shown[0] and "amount" not in shown[0]  # unless named
+
+
+def test_a_long_index_range_is_paged_with_limit_and_offset(source, fake, market):
+    start = dt.date(2000, 1, 1)
+    got = source.index_bars(INDEX, Period.WEEKLY, start, END)
+    truth = market.index_bars(INDEX, Period.WEEKLY, start, END)
+    assert got == truth and len(truth) > 1000  # more than one index_weekly reply holds
+    assert [(p["limit"], p["offset"]) for _, p, _ in _asked(fake)] == [(1000, 0), (1000, 1000)]
+
+
+def test_index_daily_pages_follow_its_cap(fake, faults, market):
+    fake.caps["index_daily"] = 250
+    caps = {"index_daily": 250, "index_weekly": 1000, "index_monthly": 1000}
+    source = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=TIMEOUT_S, index_page_rows=caps)
+    start = dt.date(2023, 1, 1)
+    got = source.index_bars("399006.SZ", Period.DAILY, start, END)
+    truth = market.index_bars("399006.SZ", Period.DAILY, start, END)
+    assert got == truth and len(truth) > 500
+    offsets = [p["offset"] for _, p, _ in _asked(fake)]
+    assert offsets == list(range(0, len(truth) + 1, 250))
+
+
+def test_an_empty_index_table_is_not_filled_in(source, fake, market):
+    day = market.trading_days(START, END)[4]
+    fake.unpublished.add(day)
+    got = source.index_bars(INDEX, Period.DAILY, START, END)
+    truth = market.index_bars(INDEX, Period.DAILY, START, END)
+    assert got == [b for b in truth if b.trade_date != day]  # a missing day stays missing
+    fake.withheld.add(INDEX)  # a lagging source: an empty table for a main index
+    assert source.index_bars(INDEX, Period.DAILY, START, END) == []
+    before_its_base_date = dt.date(2022, 1, 1), dt.date(2022, 6, 30)
+    assert source.index_bars("899050.BJ", Period.DAILY, *before_its_base_date) == []
+    with pytest.raises(NoDataError, match=r"000999\.SH"):
+        source.index_bars("000999.SH", Period.DAILY, START, END)
+    assert _wire(fake, "index_daily", ts_code="000999.SH", start_date=ymd(START)) == []
+
+
+def test_index_calls_have_their_own_buckets_and_errors(fake, faults):
+    quota = RecordingQuota()
+    source = make_source(fake, quota)
+    for period in (Period.DAILY, Period.WEEKLY, Period.MONTHLY):
+        assert source.index_bars(INDEX, period, START, END)
+    assert quota.calls == [
+        ("tushare.index_daily", 200), ("tushare.index_weekly", 200),
+        ("tushare.index_monthly", 200),
+    ]  # fmt: skip
+    fake.force(40203, per_minute_message(150))
+    with pytest.raises(RateLimitedError) as info:
+        source.index_bars(INDEX, Period.DAILY, START, END)
+    assert info.value.bucket == "tushare.index_daily" and info.value.limit_per_minute == 150
+    fake.force(40203, MSG_PERMISSION)  # too few points for the index APIs
+    with pytest.raises(FatalSourceError):
+        source.index_bars(INDEX, Period.WEEKLY, START, END)
+    faults.set(server_error=True)
+    with pytest.raises(TransientSourceError, match="HTTP error"):
+        source.index_bars(INDEX, Period.MONTHLY, START, END)
+
+
+def test_garbage_index_rows_never_pass_the_checks(source, faults):
+    faults.set(garbage=True)
+    got = source.index_bars(INDEX, Period.DAILY, START, END)
+    rejected = dataset(DatasetName.INDEX_BARS).check(got, Period.DAILY)[1]
+    assert len(rejected) == 2
+    assert {r.reason.split()[0] for r in rejected} == {"open", "amount/volume"}
 
 
 # -- empty replies: "no data" only when the source positively says so --------------------

@@ -1,16 +1,21 @@
-"""baostock's string rows → canonical bars, valuations and codes."""
+"""baostock's string rows → canonical bars, valuations, securities and codes."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 
-from stocksync.codes import exchange_of, normalize_code
-from stocksync.domain import Bar, Exchange, Period, Valuation
+from stocksync.codes import board_of, exchange_of, normalize_code
+from stocksync.domain import Bar, Exchange, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
 from stocksync.sources.base import FatalSourceError
 
 NAME = "baostock"
+
+
+def covered(code: str) -> bool:
+    """Whether baostock has the stock or index ``code`` (canonical): nothing of Beijing."""
+    return not code.strip().upper().endswith(".BJ")
 
 
 def canonical(code: str) -> str:
@@ -44,6 +49,34 @@ def ratio(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def pre_close_from_pct(close: float, pct: float | None) -> float | None:
+    """The previous close behind a weekly/monthly bar, which carries no preclose: recovered
+    from its close and pctChg (6 decimals), to the cent."""
+    return round(close / (1.0 + pct / 100.0), 2) if pct is not None else None
+
+
+def security(r: dict[str, str]) -> Security | None:
+    """The stock of a ``query_stock_basic`` row; None for an index, a fund or a malformed row."""
+    code, kind = r.get("code", ""), r.get("type", "")
+    if kind != "1" or code[:3] not in ("sh.", "sz.") or not r.get("ipoDate"):
+        return None
+    digits = code[3:]
+    try:
+        exchange = exchange_of(digits)
+    except InvalidRequest:
+        return None
+    if exchange.value != code[:2].upper():
+        return None
+    return Security(
+        code=f"{digits}.{exchange.value}",
+        name=r.get("code_name", ""),
+        exchange=exchange,
+        board=board_of(digits),
+        list_date=parse_date(r["ipoDate"]),
+        delist_date=parse_date(r["outDate"]) if r.get("outDate") else None,
+    )
+
+
 def valuation(code: str, r: dict[str, str]) -> Valuation:
     pe = ratio(r.get("peTTM"))
     return Valuation(
@@ -60,9 +93,8 @@ def bar(code: str, period: Period, r: dict[str, str]) -> Bar:
     close = number(r["close"])
     if period is Period.DAILY:
         pre_close = optional(r.get("preclose"))
-    else:  # weekly/monthly bars carry no preclose: recover it from pctChg (6 decimals)
-        pct = optional(r.get("pctChg"))
-        pre_close = round(close / (1.0 + pct / 100.0), 2) if pct is not None else None
+    else:
+        pre_close = pre_close_from_pct(close, optional(r.get("pctChg")))
     return Bar(
         code=code,
         period=period,

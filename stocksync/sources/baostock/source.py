@@ -1,5 +1,5 @@
-"""The baostock adapter: per-stock bars, factors, valuations, securities and calendar, classified
-errors.
+"""The baostock adapter: per-stock bars, factors, valuations, index bars, securities and calendar,
+classified errors.
 
 Every call goes through :meth:`BaostockSource._query`: blacklist memory, call quota, the
 process's session lock, login when needed, the library call and all its pages under a
@@ -18,11 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from stocksync.codes import board_of, exchange_of
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
-from stocksync.errors import InvalidRequest
+from stocksync.domain import AdjFactor, Bar, DatasetName, IndexBar, Period, Security, Valuation
+from stocksync.sources.baostock import indices
 from stocksync.sources.baostock import rows as wire
 from stocksync.sources.baostock.session import (
     OK,
@@ -74,7 +73,7 @@ SYSTEM_ERROR = "10005001"
 
 class BaostockSource(Source):
     """baostock: per-stock daily/weekly/monthly bars, factors, daily valuations (P/E and P/B
-    only), securities and the calendar."""
+    only), bars of the SH and SZ indices, securities and the calendar; nothing of Beijing."""
 
     name = NAME
     serves = catalogue(
@@ -82,6 +81,7 @@ class BaostockSource(Source):
             DatasetName.BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
             DatasetName.ADJ_FACTORS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.VALUATIONS: Offer(frozenset({Shape.STOCK_BY_RANGE}), omits_suspended=True),
+            DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
         }
     )
 
@@ -113,6 +113,10 @@ class BaostockSource(Source):
         return self._limit or None
 
     # -- the contract --------------------------------------------------------------------
+    def covers(self, code: str) -> bool:
+        """Every stock and index of Shanghai and Shenzhen, none of Beijing."""
+        return wire.covered(code)
+
     def availability(self) -> Availability:
         """The library imports and the server answers a login within a few seconds."""
         try:
@@ -131,28 +135,7 @@ class BaostockSource(Source):
     def securities(self) -> list[Security]:
         """Stocks of ``query_stock_basic`` (type 1), listed or delisted; no indexes or funds."""
         rows = self._records("securities", lambda bs: bs.query_stock_basic())
-        out = []
-        for r in rows:
-            code, kind = r.get("code", ""), r.get("type", "")
-            if kind != "1" or code[:3] not in ("sh.", "sz.") or not r.get("ipoDate"):
-                continue
-            digits = code[3:]
-            try:
-                exchange = exchange_of(digits)
-            except InvalidRequest:
-                continue
-            if exchange.value != code[:2].upper():
-                continue
-            out.append(
-                Security(
-                    code=f"{digits}.{exchange.value}",
-                    name=r.get("code_name", ""),
-                    exchange=exchange,
-                    board=board_of(digits),
-                    list_date=wire.parse_date(r["ipoDate"]),
-                    delist_date=wire.parse_date(r["outDate"]) if r.get("outDate") else None,
-                )
-            )
+        out = [s for r in rows if (s := wire.security(r)) is not None]
         if not out:
             raise NoDataError(NAME, "query_stock_basic returned no stocks")
         return sorted(out, key=lambda s: s.code)
@@ -227,6 +210,15 @@ class BaostockSource(Source):
                 NAME, f"unreadable valuation of {canonical}: {exc!r}"
             ) from exc
 
+    def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
+        """Bars of the index ``code`` (``000300.SH``) from one k-data query with baostock's index
+        fields; weekly/monthly pre_close from pctChg. NoDataError when baostock has none."""
+        period = Period(period)
+        canonical, bs_code = indices.bs_code(code)
+        fields = indices.FIELDS[period]
+        rows = self._k_rows(canonical, bs_code, period, start, end, _RAW, fields)
+        return indices.index_bars(canonical, period, start, end, rows)
+
     def close(self) -> None:
         """Log out (best effort, briefly) and close the process's baostock connection."""
         with SESSION.lock:
@@ -265,6 +257,13 @@ class BaostockSource(Source):
         canonical = wire.canonical(code)
         bs_code = f"{canonical[7:].lower()}.{canonical[:6]}"
         fields = fields or (_DAILY_FIELDS if period is Period.DAILY else _PERIOD_FIELDS)
+        return canonical, self._k_rows(canonical, bs_code, period, start, end, adjustflag, fields)
+
+    def _k_rows(
+        self, canonical: str, bs_code: str, period: Period, start: dt.date, end: dt.date,
+        adjustflag: str, fields: str,
+    ) -> list[dict[str, str]]:  # fmt: skip
+        """The rows of one k-data query, each checked to answer it (``bs_code``, the dates)."""
         rows = self._records(
             f"{period} bars of {canonical}",
             lambda bs: bs.query_history_k_data_plus(
@@ -281,7 +280,7 @@ class BaostockSource(Source):
             with SESSION.lock:
                 SESSION.drop()
             raise TransientSourceError(NAME, f"reply out of step with the request for {canonical}")
-        return canonical, rows
+        return rows
 
     def _records(self, what: str, call: Callable[[Any], Any]) -> list[dict[str, str]]:
         fields, rows = self._query(what, call)

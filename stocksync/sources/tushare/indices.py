@@ -20,15 +20,19 @@ from stocksync.datasets.indices import MAIN_INDICES
 from stocksync.domain import IndexBar, Period
 from stocksync.sources.base import NoDataError
 from stocksync.sources.tushare.client import SOURCE, TushareClient
-from stocksync.sources.tushare.rows import Row, number, parse_day, ymd
+from stocksync.sources.tushare.rows import BAR_FIELDS, Row, number, parse_day, ymd
 
-INDEX_FIELDS = ("ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "vol", "amount")
+INDEX_FIELDS = BAR_FIELDS  # the columns stock bars are read from, under the same names
 INDEX_API = {
     Period.DAILY: "index_daily",
     Period.WEEKLY: "index_weekly",
     Period.MONTHLY: "index_monthly",
 }
-INDEX_PAGE_ROWS: Mapping[str, int] = {"index_daily": 8000, "index_weekly": 1000, "index_monthly": 1000}
+INDEX_PAGE_ROWS: Mapping[str, int] = {
+    "index_daily": 8000,
+    "index_weekly": 1000,
+    "index_monthly": 1000,
+}
 _MAIN_CODES = frozenset(info.code for info in MAIN_INDICES)
 
 

@@ -1,15 +1,16 @@
-"""``TushareSource``: bars, factors, valuations, calendar and securities from tushare pro."""
+"""``TushareSource``: bars, factors, valuations, index bars, calendar and securities from
+tushare pro."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from stocksync.config import Settings
-from stocksync.domain import AdjFactor, Bar, DatasetName, Period, Security, Valuation
+from stocksync.domain import AdjFactor, Bar, DatasetName, IndexBar, Period, Security, Valuation
 from stocksync.sources.base import (
     ALL_PERIODS,
     Availability,
@@ -24,7 +25,7 @@ from stocksync.sources.base import (
     TransientSourceError,
     catalogue,
 )
-from stocksync.sources.tushare import rows
+from stocksync.sources.tushare import indices, rows
 from stocksync.sources.tushare.client import (
     BEIJING,
     PAGE_ROWS,
@@ -57,7 +58,8 @@ def _spans(start: dt.date, end: dt.date) -> list[tuple[str, str]]:
 class TushareSource(Source):
     """tushare pro: both request shapes for daily, weekly and monthly bars, adjustment factors
     and daily valuations (``daily_basic``, which needs 2,000 points) per stock and per date, the
-    SSE calendar and the securities list (listed, delisted, paused).
+    SSE calendar and the securities list (listed, delisted, paused); daily, weekly and monthly
+    bars of one index over a range.
 
     Every call goes through :class:`TushareClient`: the shared ``quota`` first (with
     :attr:`calls_per_minute`, tightened to the per-minute limit tushare reports), then the
@@ -70,6 +72,7 @@ class TushareSource(Source):
             DatasetName.BARS: Offer(frozenset(Shape), ALL_PERIODS, omits_suspended=True),
             DatasetName.ADJ_FACTORS: Offer(frozenset(Shape)),
             DatasetName.VALUATIONS: Offer(frozenset(Shape), omits_suspended=True),
+            DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
         }
     )
 
@@ -84,6 +87,7 @@ class TushareSource(Source):
         page_rows: int = PAGE_ROWS,
         today: Callable[[], dt.date] = _beijing_today,
         limit_window_s: float = PER_MINUTE_WAIT_S,
+        index_page_rows: Mapping[str, int] = indices.INDEX_PAGE_ROWS,
     ) -> None:
         self._client = TushareClient(
             token,
@@ -95,6 +99,7 @@ class TushareSource(Source):
             limit_window_s=limit_window_s,
         )
         self._today = today
+        self._index_page_rows = dict(index_page_rows)
         self._lock = threading.Lock()
         self._known_codes: frozenset[str] = frozenset()
         self._known_at = -CODES_REFRESH_S
@@ -261,6 +266,20 @@ class TushareSource(Source):
         )
         factors = self._convert("adj_factor", lambda: rows.factors(found))
         return factors or self._empty_market("adjustment factors", Period.DAILY, trade_date)
+
+    def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
+        """Bars of the index ``code`` in ``[start, end]`` (``index_daily`` / ``_weekly`` /
+        ``_monthly``, paged). An empty reply for a main index is [], never filled in: its
+        missing days are the completeness check's to see; NoDataError for another code."""
+        api = indices.INDEX_API[period]
+        found = indices.fetch_index_rows(
+            self._client, code, period, start, end, self._index_page_rows
+        )
+        bars = self._convert(api, lambda: indices.index_bars(period, found))
+        bars = [b for b in bars if b.code == code and start <= b.trade_date <= end]
+        if not bars and (unknown := indices.unknown_index(code)):
+            raise unknown
+        return bars
 
     # -- valuations ----------------------------------------------------------------------
     def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
