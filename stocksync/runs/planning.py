@@ -126,13 +126,13 @@ def plan_run(
         if of_stocks:
             plan.stocks(period, of_stocks, dates, universe, starts)
         if of_indices:
+            had = plan.covered_by_a_source(period, of_indices, indices)
             spans = [(code, max(first, starts.get(code, first)), last)
-                     for code, first, last in indices]  # fmt: skip
+                     for code, first, last in had]  # fmt: skip
             plan.by_range(period, of_indices, dates, spans)
     eta = estimate_seconds(plan.calls, sources[0], parallelism) if sources else 0.0
-    return Plan(
-        plan.units, plan.shapes, plan.calls, eta, plan.covered, unserved_datasets(spec, sources)
-    )
+    unserved = unserved_datasets(spec, sources) | plan.uncovered
+    return Plan(plan.units, plan.shapes, plan.calls, eta, plan.covered, unserved)
 
 
 class _Planning:
@@ -147,6 +147,28 @@ class _Planning:
         self.shapes: dict[Period, Shape] = {}
         self.calls = 0
         self.scope = symbols_scope(spec.symbols)
+        self.uncovered: dict[str, str] = {}  # "<dataset> of <code>" -> why it is not planned
+
+    def covered_by_a_source(
+        self,
+        period: Period,
+        wanted: list[DatasetName],
+        spans: Sequence[tuple[str, dt.date, dt.date]],
+    ) -> list[tuple[str, dt.date, dt.date]]:
+        """Those of ``spans`` whose code some source serving ``wanted`` has (baostock has no
+        Beijing index); the others are named in :attr:`uncovered`, never planned to fail."""
+        kept = []
+        for span in spans:
+            code = span[0]
+            serving = [s for s in self.sources if any(s.offers(d, sh, period) for d in wanted
+                                                      for sh in Shape)]  # fmt: skip
+            if any(s.covers(code) for s in serving):
+                kept.append(span)
+                continue
+            names = ", ".join(s.name for s in serving)
+            for name in wanted:
+                self.uncovered[f"{name} of {code}"] = f"no configured source ({names}) has {code}"
+        return kept
 
     def stocks(
         self,

@@ -105,3 +105,28 @@ def test_the_api_reads_an_index_s_bars_and_refuses_what_is_no_index(ctx, setting
     coverage = client.get(f"/api/v1/stats/coverage?start={START}&end={END}").get_json()["dates"]
     assert {d["index_bars"] for d in coverage} == {9}
     assert len(coverage) == len(truth)
+
+
+def test_an_index_no_configured_source_has_is_named_not_planned_to_fail(ctx):
+    from stocksync.runs.planning import plan_run
+
+    class NoBeijing:  # the sim, less its Beijing index (as baostock has none)
+        def __init__(self, sim):
+            self.sim = sim
+
+        def __getattr__(self, name):
+            return getattr(self.sim, name)
+
+        def covers(self, code):
+            return not code.endswith(".BJ")
+
+    spec = runs.parse_spec(ctx, {"start_date": str(START), "end_date": str(END),
+                                 "datasets": ["index_bars"], "sources": ["sim"]})  # fmt: skip
+    sim = NoBeijing(ctx.sources.get("sim"))
+    days = sim_market(20240601, 50).trading_days(START, END)
+    plan = plan_run(
+        spec, period_dates={Period.DAILY: days}, universe=[], sources=[sim],
+        indices=[(i.code, START, END) for i in MAIN_INDICES],
+    )  # fmt: skip
+    assert {u.code for u in plan.units} == {i.code for i in MAIN_INDICES} - {"899050.BJ"}
+    assert plan.unserved == {"index_bars of 899050.BJ": "no configured source (sim) has 899050.BJ"}
