@@ -21,6 +21,7 @@ from api.runs import bp as runs_bp
 from api.schedules import bp as schedules_bp
 from api.sources import bp as sources_bp
 from api.stats import bp as stats_bp
+from api.universe import bp as universe_bp
 from api.web import bp as web_bp
 from stocksync.config import get_settings
 from stocksync.context import build_context
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sources_bp, url_prefix="/api/v1")
     app.register_blueprint(bars_bp, url_prefix="/api/v1")
     app.register_blueprint(stats_bp, url_prefix="/api/v1")
+    app.register_blueprint(universe_bp, url_prefix="/api/v1")
     app.register_blueprint(schedules_bp, url_prefix="/api/v1")
     app.register_blueprint(openapi_bp, url_prefix="/api/v1")
     return app

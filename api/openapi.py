@@ -237,6 +237,27 @@ OPERATIONS: dict[str, Operation] = {
         errors=(400, 404),
         response=obj(["code", "name", "period", "bars"], code=STR, name=STR, period=STR, bars=LIST),
     ),
+    "universe.universe": Operation(
+        "The stored stocks listed on a date",
+        query=[Param("date", DATE, "the date", required=True)],
+        errors=(400,),
+        response=obj(["date", "count", "stocks"], date=STR, count=INT, stocks=LIST),
+    ),
+    "universe.calendar": Operation(
+        "The trading days between two dates, from the stored calendar",
+        query=[
+            Param("start", DATE, "first date", required=True),
+            Param("end", DATE, "last date (not before start)", required=True),
+        ],
+        errors=(400,),
+        response=obj(
+            ["start", "end", "count", "trading_days"],
+            start=STR,
+            end=STR,
+            count=INT,
+            trading_days={"type": "array", "items": STR},
+        ),
+    ),
     "stats.stats": Operation(
         "Rows and latest dates per period and source, of stocks' bars and index bars",
         response=obj(["bars", "index_bars"], bars=LIST, index_bars=LIST),

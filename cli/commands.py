@@ -19,6 +19,7 @@ from stocksync.context import Context, build_context
 from stocksync.embedded import embedded_status, resolve_service_urls, stop_embedded
 from stocksync.errors import InvalidRequest, NotFound, RunConflict, ServiceUnavailable
 from stocksync.market.stats import coverage, storage_stats
+from stocksync.market.universe import listed_on, trading_days
 from stocksync.runs import control
 from stocksync.runs import service as runs
 from stocksync.runs.finalize import finalize_run
@@ -240,6 +241,22 @@ def stats(args: argparse.Namespace) -> int:
         return EXIT_OK
     data = {**storage_stats(ctx), "store": ctx.store}
     console.print_json(json.dumps(data)) if args.json else render.stats(console, data)
+    return EXIT_OK
+
+
+@_friendly_errors
+def universe(args: argparse.Namespace) -> int:
+    ctx = build_context(_settings(), migrate=True)
+    listed = listed_on(ctx, args.date)
+    console.print_json(json.dumps(listed)) if args.json else render.universe(console, listed)
+    return EXIT_OK
+
+
+@_friendly_errors
+def calendar(args: argparse.Namespace) -> int:
+    ctx = build_context(_settings(), migrate=True)
+    days = trading_days(ctx, args.start, args.end)
+    console.print_json(json.dumps(days)) if args.json else render.calendar(console, days)
     return EXIT_OK
 
 

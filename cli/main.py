@@ -29,7 +29,7 @@ from stocksync.config import (
 # Commands that read or write one store's data, and so take --store.
 STORE_COMMANDS = (
     "sync", "runs", "status", "clear", "resume", "retry", "pause", "cancel", "reset", "up",
-    "sources", "stats", "export",
+    "sources", "stats", "export", "universe", "calendar",
 )  # fmt: skip
 
 
@@ -110,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--start", help="coverage from this date")
     stats.add_argument("--end", help="coverage up to this date")
     stats.set_defaults(func=commands.stats)
+
+    listed = sub.add_parser("universe", help="the stocks listed on a date")
+    listed.add_argument("--date", required=True, help="YYYY-MM-DD")
+    listed.add_argument("--json", action="store_true")
+    listed.set_defaults(func=commands.universe)
+
+    days = sub.add_parser("calendar", help="the trading days between two dates")
+    days.add_argument("--start", required=True, help="YYYY-MM-DD")
+    days.add_argument("--end", required=True, help="YYYY-MM-DD")
+    days.add_argument("--json", action="store_true")
+    days.set_defaults(func=commands.calendar)
 
     schedules_cli.add_parser(sub)
 

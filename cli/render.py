@@ -189,3 +189,18 @@ def coverage(console: Console, data: dict[str, Any]) -> None:
     for d in data["dates"]:
         table.add_row(d["trade_date"], str(d["bars"]), str(d["adj_factors"]), str(d["valuations"]))
     console.print(table)
+
+
+def universe(console: Console, listed: dict[str, Any]) -> None:
+    table = Table(title=f"{listed['count']} stocks listed on {listed['date']}")
+    for column in ("code", "name", "exchange", "board", "listed"):
+        table.add_column(column)
+    for s in listed["stocks"]:
+        table.add_row(s["code"], s["name"], s["exchange"], s["board"], s["list_date"])
+    console.print(table)
+
+
+def calendar(console: Console, days: dict[str, Any]) -> None:
+    console.print(f"{days['count']} trading days from {days['start']} to {days['end']}")
+    for day in days["trading_days"]:
+        console.print(day)

@@ -130,3 +130,22 @@ def test_an_index_no_configured_source_has_is_named_not_planned_to_fail(ctx):
     )  # fmt: skip
     assert {u.code for u in plan.units} == {i.code for i in MAIN_INDICES} - {"899050.BJ"}
     assert plan.unserved == {"index_bars of 899050.BJ": "no configured source (sim) has 899050.BJ"}
+
+
+def test_the_universe_and_the_calendar_come_from_the_stored_reference_data(ctx, settings):
+    from api import create_app
+
+    client = create_app({"CONTEXT_FACTORY": lambda: ctx}).test_client()
+    empty = client.get("/api/v1/universe?date=2025-03-10")
+    assert empty.status_code == 400 and "no stock list" in empty.get_json()["error"]["message"]
+    run_to_end(ctx, {"start_date": str(START), "end_date": str(END), "datasets": ["index_bars"]})
+    market = sim_market(settings.sim.seed, settings.sim.stocks)
+    day = dt.date(2025, 3, 10)
+    listed = client.get(f"/api/v1/universe?date={day}").get_json()
+    expected = sorted(s.code for s in market.securities() if s.is_listed_on(day))
+    assert [s["code"] for s in listed["stocks"]] == expected and listed["count"] == len(expected)
+    days = client.get(f"/api/v1/calendar?start={START}&end={END}").get_json()
+    assert days["trading_days"] == [d.isoformat() for d in market.trading_days(START, END)]
+    unknown = client.get("/api/v1/calendar?start=1999-01-01&end=1999-02-01")
+    assert unknown.status_code == 400
+    assert "the stored calendar knows 0 of the 32 days" in unknown.get_json()["error"]["message"]

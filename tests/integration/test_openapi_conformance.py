@@ -65,6 +65,12 @@ DATA_RULES = {
         r"more than \d+ bars",
     ),
     "GET /api/v1/stats/coverage": (r"^start \S+ is after end", r"ask for at most \d+ days"),
+    "GET /api/v1/universe": (r"no stock list is stored yet",),
+    "GET /api/v1/calendar": (
+        r"^start \S+ is after end",
+        r"ask for at most \d+ days",
+        r"the stored calendar knows \d+ of",
+    ),
 }
 
 
