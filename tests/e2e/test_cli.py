@@ -141,6 +141,9 @@ def test_every_steering_command_speaks_json_for_scripts(ctx, settings):
     covered = run_json("stats", "--coverage", "--start", "2025-03-03", "--end", "2025-03-07")
     assert [d["trade_date"] for d in covered["dates"]][:3] == ["2025-03-03", "2025-03-04",
                                                                "2025-03-05"]  # fmt: skip
+    days = run_json("calendar", "--start", "2025-03-03", "--end", "2025-03-07")
+    assert days["trading_days"] == [f"2025-03-0{d}" for d in range(3, 8)]
+    assert run_json("universe", "--date", "2025-03-05")["count"] > 0
     assert run_json("clear", str(first["id"])) == {"run_id": first["id"], "deleted_items": 3}
     gone = stocksync(settings, "status", str(first["id"]))
     assert gone.returncode == 2 and "does not exist" in gone.stderr
