@@ -20,6 +20,24 @@ What it serves, in the forms akshare 1.19.5 parses:
   rounds them to cents; unrounded, hfq/raw gives the factor back exactly). Weekly and monthly
   adjusted bars scale the raw bar by the factor on its date (an approximation the adapter does
   not use).
+- Index klines on the same endpoint, as akshare's ``index_zh_a_hist`` asks for them: ``secid``
+  with eastmoney's market id of the index (1 for the SSE/CSI main indices, 0 for ``399xxx`` and
+  ``899050``; any other market id gets ``"data": null``), ``klt`` 101/102/103, ``fqt`` ignored
+  (an index has no adjustment), ``beg``/``end`` compared as YYYYMMDD numbers (akshare sends
+  ``0``/``20500000``, so the whole history comes back, from the index's first simulated bar to
+  :attr:`FakeEastmoney.today`, :data:`CALENDAR_END` unless a test sets it; a week or month
+  under way on that day comes as a bar dated on it). Levels with 2 decimals, 成交量 in 手, 成交额 in yuan, 涨跌额 against the
+  previous bar's close (weekly and monthly bars are dated on the period's last trading day, as
+  eastmoney dates them); the first kline of the history has 振幅, 涨跌幅 and 涨跌额 ``0.00`` (no
+  previous close), as eastmoney sends it; 换手率 is ``0.00`` (the simulation has no free float
+  for an index).
+- ``80.push2.eastmoney.com/api/qt/clist/get``: the index list akshare's
+  ``index_code_id_map_em`` reads (``fs`` :data:`INDEX_FS`, ``fields=f3,f12,f13``): the main
+  indices (less :attr:`FakeEastmoney.unlisted`) among :attr:`FakeEastmoney.index_list_rows`
+  rows in all (filler codes of other indices, which have no klines; eastmoney's real list is
+  longer, its length unverified), sorted by ``f3`` descending (``po=1``), paged by ``pn``/``pz``
+  (at most 100 rows a page), ``{"data": {"total": N, "diff": [{"f3", "f12", "f13"}, ...]}}``;
+  another ``fs`` gets ``"data": null``.
 - ``query.sse.com.cn``: listed (``STOCK_TYPE`` 1 main, 8 STAR) and delisted (``COMPANY_STATUS=3``)
   JSON; ``www.szse.cn``: the A-share list and the delisted list as xlsx; ``www.bse.cn``: the
   paged ``null([{...}])`` list, rows whose keys sit where akshare maps them by position.
@@ -28,7 +46,7 @@ Every request is counted and logged and obeys :class:`faults.Faults`: ``latency_
 ``rate_limit`` and ``auth`` answer eastmoney's ban, an nginx ``403 Forbidden`` page;
 ``server_error`` a 500 page; ``bad_json`` a cut-off body; ``stall`` answers nothing until cleared
 (at most :data:`STALL_MAX_S`); ``drop`` closes the connection; ``garbage`` sends klines with high
-below low and volume in shares instead of lots.
+below low and volume in shares instead of lots (every kline of an index reply).
 """
 
 from __future__ import annotations
@@ -36,6 +54,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import math
@@ -52,11 +71,19 @@ import pandas as pd  # type: ignore[import-untyped]
 import trustme
 from faults import Faults  # type: ignore[import-not-found]
 
-from stocksync.domain import Bar, Board, Exchange, Period, Security
+from stocksync.datasets.indices import MAIN_INDICES, IndexInfo
+from stocksync.domain import Bar, Board, Exchange, IndexBar, Period, Security
 from stocksync.sim import SimMarket
 
-HOSTS = ("push2his.eastmoney.com", "query.sse.com.cn", "www.szse.cn", "www.bse.cn")
+INDEX_LIST_HOST = "80.push2.eastmoney.com"
+HOSTS = (
+    "push2his.eastmoney.com", INDEX_LIST_HOST, "query.sse.com.cn", "www.szse.cn", "www.bse.cn",
+)  # fmt: skip
 KLINE_PATH = "/api/qt/stock/kline/get"
+CLIST_PATH = "/api/qt/clist/get"
+INDEX_FS = "b:MK0010,m:1+t:1,m:0 t:5,m:1+s:3,m:0+t:5,m:2"
+CLIST_PAGE_MAX = 100
+INDEX_LIST_ROWS = 150  # two pages of akshare's pz=100
 CALENDAR_END = dt.date(2026, 12, 31)
 STALL_MAX_S = 30.0
 BSE_PAGE_ROWS = 10
@@ -96,6 +123,11 @@ class FakeEastmoney:
         self._securities = {s.code: s for s in market.securities()}
         self._last_factor: dict[str, float] = {}
         self._xlsx: dict[str, bytes] = {}
+        self.index_list_rows = INDEX_LIST_ROWS
+        self.unlisted: set[str] = set()  # six-digit index codes the clist leaves out
+        self._index_by_secid = {f"{index_market(i.code)}.{i.code[:6]}": i for i in MAIN_INDICES}
+        self.today = CALENDAR_END  # the last day eastmoney has bars of
+        self._index_klines: dict[tuple[str, Period, dt.date], list[tuple[int, str]]] = {}
 
         ca = trustme.CA()
         self.ca_path = workdir / "fake-eastmoney-ca.pem"
@@ -131,6 +163,9 @@ class FakeEastmoney:
             self.refused.clear()
             self.log.clear()
             self.served.clear()
+            self.index_list_rows = INDEX_LIST_ROWS
+            self.unlisted.clear()
+            self.today = CALENDAR_END
 
     def count(self, host: str, path: str = "") -> int:
         """Requests seen for ``host`` (and ``path`` when given)."""
@@ -161,6 +196,8 @@ class FakeEastmoney:
             return 500, "text/html", _NGINX.format("500 Internal Server Error").encode()
         if host == "push2his.eastmoney.com" and path == KLINE_PATH:
             return 200, "application/json; charset=UTF-8", _json(self.kline(params, garbage))
+        if host == INDEX_LIST_HOST and path == CLIST_PATH:
+            return 200, "application/json; charset=UTF-8", _json(self.clist(params))
         if host == "query.sse.com.cn" and path in ("/sseQuery/commonQuery.do", "/commonQuery.do"):
             return 200, "application/json;charset=UTF-8", _json(self.sse(params))
         if host == "www.szse.cn" and path == "/api/report/ShowReport":
@@ -176,6 +213,9 @@ class FakeEastmoney:
     def kline(self, params: dict[str, str], garbage: bool) -> dict[str, Any]:
         reply: dict[str, Any] = {"rc": 0, "rt": 17, "svr": 181669437, "lt": 1, "full": 0,
                                  "dlmkts": "", "data": None}  # fmt: skip
+        index = self._index_by_secid.get(params.get("secid", ""))
+        if index is not None:
+            return self.index_kline(reply, index, params, garbage)
         market_id, _, digits = params.get("secid", "").partition(".")
         suffix = "SH" if digits.startswith("6") else "BJ" if digits[:1] in "489" else "SZ"
         security = self._securities.get(f"{digits}.{suffix}")
@@ -230,6 +270,81 @@ class FakeEastmoney:
             history = self.market.adj_factors(security.code, security.list_date, history_end)
             last = self._last_factor[security.code] = history[-1].factor
         return {day: factor / last for day, factor in days.items()}
+
+    # -- eastmoney indices -------------------------------------------------------------------
+    def index_kline(
+        self, reply: dict[str, Any], index: IndexInfo, params: dict[str, str], garbage: bool
+    ) -> dict[str, Any]:
+        if params.get("klt") not in _PERIOD:
+            return reply
+        period = _PERIOD[params["klt"]]
+        history = self._index_history(index, period)
+        beg, end = _ymd_number(params.get("beg"), 0), _ymd_number(params.get("end"), 99999999)
+        klines = [kline for day, kline in history if beg <= day <= end]
+        if garbage:
+            klines = [_garbled(kline) for kline in klines]
+        with self._lock:
+            self.served.append(klines)
+        reply["data"] = {
+            "code": index.code[:6],
+            "market": index_market(index.code),
+            "name": index.name,
+            "decimal": 2,
+            "dktotal": len(history),
+            "preKPrice": _pre_close(klines[0]) if klines else 0.0,
+            "klines": klines,
+        }
+        return reply
+
+    def _index_history(self, index: IndexInfo, period: Period) -> list[tuple[int, str]]:
+        """(YYYYMMDD, kline) for the history of ``index`` up to :attr:`today`, built once; a
+        week or month still under way ends in a bar dated on its latest day, as eastmoney's."""
+        today = self.today
+        with self._lock:
+            cached = self._index_klines.get((index.code, period, today))
+        if cached is not None:
+            return cached
+        bars = self.market.index_bars(index.code, period, index.since, today)
+        done = bars[-1].trade_date if bars else index.since - dt.timedelta(days=1)
+        if period is not Period.DAILY and done < today:
+            tail = self.market.index_bars(
+                index.code, Period.DAILY, done + dt.timedelta(days=1), today
+            )
+            bars += [_under_way(period, tail)] if tail else []
+        history = [
+            (int(ymd(bar.trade_date)), _index_kline(bar, first=i == 0))
+            for i, bar in enumerate(bars)
+        ]
+        with self._lock:
+            self._index_klines[(index.code, period, today)] = history
+        return history
+
+    def clist(self, params: dict[str, str]) -> dict[str, Any]:
+        reply: dict[str, Any] = {"rc": 0, "rt": 6, "svr": 177617938, "lt": 1, "full": 1,
+                                 "dlmkts": "", "data": None}  # fmt: skip
+        if params.get("fs") != INDEX_FS:
+            return reply
+        rows = sorted(self._index_list(), key=lambda row: -row["f3"])  # fid=f3, po=1
+        size = max(1, min(int(params.get("pz") or 20), CLIST_PAGE_MAX))
+        page = max(1, int(params.get("pn") or 1))
+        diff = rows[(page - 1) * size : page * size]
+        if diff:
+            reply["data"] = {"total": len(rows), "diff": diff}
+        return reply
+
+    def _index_list(self) -> list[dict[str, Any]]:
+        """The main indices and filler rows up to :attr:`index_list_rows`, keys in field order."""
+        main = [(index_market(i.code), i.code[:6]) for i in MAIN_INDICES]
+        codes = [(market, code) for market, code in main if code not in self.unlisted]
+        fillers = ((1, f"000{n:03d}") for n in range(100, 300))
+        others = ((0, f"399{n:03d}") for n in range(300, 700))
+        csi = ((2, f"930{n:03d}") for n in range(100, 1000))
+        for more in (fillers, others, csi):
+            for market, code in more:
+                if len(codes) >= self.index_list_rows:
+                    break
+                codes.append((market, code))
+        return [{"f3": _change_pct(code), "f12": code, "f13": market} for market, code in codes]
 
     # -- exchange lists ----------------------------------------------------------------------
     def _listed(self, exchange: Exchange, boards: tuple[Board, ...]) -> list[Security]:
@@ -311,6 +426,62 @@ def _kline(bar: Bar, scale: float, adjusted: bool, *, lots: bool = True) -> str:
         f"{c - p:.2f}", f"{bar.turnover_pct or 0.0:.2f}",
     ]  # fmt: skip
     return ",".join(fields)
+
+
+def index_market(code: str) -> int:
+    """eastmoney's market id of a main index: 1 for the SSE/CSI ones, 0 for SZSE and BSE."""
+    return 1 if code.endswith(".SH") else 0
+
+
+def _index_kline(bar: IndexBar, *, first: bool) -> str:
+    """One eastmoney index kline; the first of a history has no previous close to compare."""
+    pre = bar.pre_close or bar.close
+    h, lo, c = bar.high, bar.low, bar.close
+    changes = ("0.00", "0.00", "0.00") if first else (
+        f"{(h - lo) / pre * 100:.2f}", f"{(c / pre - 1) * 100:.2f}", f"{c - pre:.2f}")  # fmt: skip
+    fields = [
+        bar.trade_date.isoformat(), f"{bar.open:.2f}", f"{c:.2f}", f"{h:.2f}", f"{lo:.2f}",
+        str(bar.volume // 100), f"{bar.amount:.2f}", *changes, "0.00",
+    ]  # fmt: skip
+    return ",".join(fields)
+
+
+def _under_way(period: Period, days: list[IndexBar]) -> IndexBar:
+    """The bar of a week or month so far, dated on its latest day."""
+    first, last = days[0], days[-1]
+    return dataclasses.replace(
+        last,
+        period=period,
+        open=first.open,
+        high=max(b.high for b in days),
+        low=min(b.low for b in days),
+        pre_close=first.pre_close,
+        volume=sum(b.volume for b in days),
+        amount=sum(b.amount for b in days),
+    )
+
+
+def _garbled(kline: str) -> str:
+    """The kline with high and low swapped and the volume in shares instead of lots."""
+    fields = kline.split(",")
+    fields[3], fields[4] = fields[4], fields[3]
+    fields[5] = str(int(fields[5]) * 100)
+    return ",".join(fields)
+
+
+def _pre_close(kline: str) -> float:
+    fields = kline.split(",")
+    return round(float(fields[2]) - float(fields[9]), 2)
+
+
+def _ymd_number(text: str | None, default: int) -> int:
+    return int(text) if text and text.isdigit() else default
+
+
+def _change_pct(code: str) -> float:
+    """A stable stand-in for today's 涨跌幅 (f3), which orders the clist."""
+    digest = hashlib.blake2b(code.encode(), digest_size=4).digest()
+    return round(int.from_bytes(digest, "big") / 2**32 * 6 - 3, 2)
 
 
 def _json(payload: Any) -> bytes:

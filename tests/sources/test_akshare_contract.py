@@ -25,11 +25,19 @@ import certifi
 import pytest
 import requests
 from contract import SourceContract  # type: ignore[import-not-found]
-from fake_eastmoney import KLINE_PATH, FakeEastmoney, ymd  # type: ignore[import-not-found]
+from fake_eastmoney import (  # type: ignore[import-not-found]
+    CLIST_PATH,
+    INDEX_FS,
+    INDEX_LIST_HOST,
+    KLINE_PATH,
+    FakeEastmoney,
+    ymd,
+)
 from faults import Faults  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
-from stocksync.domain import Bar, Board, Exchange, Period
+from stocksync.datasets import dataset
+from stocksync.domain import Bar, Board, DatasetName, Exchange, Period
 from stocksync.sim import SimMarket
 from stocksync.sources.akshare import (
     BAN_WAIT_S,
@@ -46,8 +54,8 @@ from stocksync.sources.base import (
 )
 from stocksync.sources.sim import sim_market
 
-# akshare 1.19.5 on pandas 3 warns about its own DataFrame.rename(inplace=True)
-pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.rename")
+# akshare 1.19.5 on pandas 3 warns about its own DataFrame.rename/sort_values/reset_index(inplace=True)
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame")
 
 SEED, STOCKS = 20240601, 300
 EASTMONEY = "push2his.eastmoney.com"
@@ -59,7 +67,8 @@ def _clear_akshare_caches() -> None:
     import akshare as ak  # type: ignore[import-untyped]
 
     for listing in (ak.stock_info_sh_name_code, ak.stock_info_sz_name_code,
-                    ak.stock_info_bj_name_code, ak.stock_info_a_code_name):  # fmt: skip
+                    ak.stock_info_bj_name_code, ak.stock_info_a_code_name,
+                    ak.index_code_id_map_em):  # fmt: skip
         listing.cache_clear()
 
 
@@ -331,7 +340,9 @@ def test_an_unreachable_proxy_is_transient(
 def test_the_library_on_disk_and_in_memory_is_unmodified() -> None:
     for dist, wanted in (
         ("akshare", ("akshare/__init__.py", "akshare/stock_feature/stock_hist_em.py",
-                     "akshare/stock/stock_info.py", "akshare/file_fold/calendar.json")),
+                     "akshare/stock/stock_info.py", "akshare/file_fold/calendar.json",
+                     "akshare/index/index_zh_em.py", "akshare/utils/func.py",
+                     "akshare/utils/request.py")),
         ("requests", ("requests/api.py", "requests/sessions.py", "requests/adapters.py")),
     ):  # fmt: skip
         files = {str(f): f for f in importlib.metadata.distribution(dist).files or []}
@@ -441,3 +452,116 @@ def test_the_fake_serves_hfq_and_qfq_as_defined(routed: FakeEastmoney, market: S
     for day, close, h, q in zip(raw["日期"], raw["收盘"], hfq["收盘"], qfq["收盘"], strict=True):
         assert h == pytest.approx(close * factors[day], rel=1e-9)
         assert q == pytest.approx(close * factors[day] / last, rel=1e-9)
+
+
+# -- index bars (index_zh_a_hist) ------------------------------------------------------------
+def _index_requests(fake: FakeEastmoney) -> list[tuple[str, str, dict[str, str]]]:
+    return [(host, path, p) for host, path, p in fake.log
+            if (host, path) in ((INDEX_LIST_HOST, CLIST_PATH), (EASTMONEY, KLINE_PATH))]  # fmt: skip
+
+
+def test_index_requests_are_eastmoneys_code_list_then_the_whole_history_kline(
+    source: AkshareSource, routed: FakeEastmoney
+) -> None:
+    for period in (Period.DAILY, Period.WEEKLY, Period.MONTHLY):
+        assert source.index_bars("000300.SH", period, START, END)
+    assert source.index_bars("399006.SZ", Period.DAILY, START, END)
+    assert source.index_bars("899050.BJ", Period.MONTHLY, START, END)
+    sent = _index_requests(routed)
+    pages = [p for host, _, p in sent if host == INDEX_LIST_HOST]
+    assert [(p["pn"], p["pz"], p["po"], p["fid"], p["fs"], p["fields"]) for p in pages] == [
+        (str(n), "100", "1", "f3", INDEX_FS, "f3,f12,f13") for n in (1, 2)
+    ]  # paged by data.total, fetched once: akshare keeps the list for the process
+    assert all(host == INDEX_LIST_HOST for host, _, _ in sent[:2])
+    klines = [(p["secid"], p["klt"], p["fqt"], p["beg"], p["end"]) for _, _, p in sent[2:]]
+    assert klines == [
+        ("1.000300", "101", "0", "0", "20500000"),  # the whole history, cut by akshare
+        ("1.000300", "102", "0", "0", "20500000"),
+        ("1.000300", "103", "0", "0", "20500000"),
+        ("0.399006", "101", "0", "0", "20500000"),
+        ("0.899050", "103", "0", "0", "20500000"),  # the Beijing 50 is market 0 at eastmoney
+    ]
+
+
+def test_index_volume_in_lots_becomes_shares_and_the_first_bar_keeps_its_previous_close(
+    source: AkshareSource, routed: FakeEastmoney, market: SimMarket
+) -> None:
+    bars = source.index_bars("399001.SZ", Period.WEEKLY, START, END)
+    lots = {kline.split(",")[0]: int(kline.split(",")[5]) for kline in routed.served[-1]}
+    assert len(lots) > 900  # the whole weekly history came over the wire
+    truth = market.index_bars("399001.SZ", Period.WEEKLY, START, END)
+    assert [b.volume for b in bars] == [lots[b.trade_date.isoformat()] * 100 for b in bars]
+    assert [(b.trade_date, b.volume, b.pre_close) for b in bars] == [
+        (b.trade_date, b.volume, b.pre_close) for b in truth
+    ]  # dated on each week's last trading day; the first week's pre_close is the week before's
+
+
+def test_the_first_bar_of_an_index_history_has_no_previous_close(
+    source: AkshareSource, market: SimMarket
+) -> None:
+    january = (dt.date(2005, 1, 1), dt.date(2005, 1, 31))
+    first, *rest = source.index_bars("000300.SH", Period.DAILY, *january)
+    truth = market.index_bars("000300.SH", Period.DAILY, *january)
+    assert first.trade_date == truth[0].trade_date
+    assert first.pre_close is None and first.pct_chg is None  # eastmoney sends 0.00 change
+    assert [(b.pre_close, b.pct_chg) for b in rest] == [(b.pre_close, b.pct_chg) for b in truth[1:]]
+
+
+def test_every_index_request_takes_quota_the_code_list_pages_included(
+    routed: FakeEastmoney, faults: Faults
+) -> None:
+    quota = _Quota()
+    src = build_akshare_source(_settings(), quota)
+    src.index_bars("000300.SH", Period.DAILY, START, END)
+    assert len(quota.calls) == len(_index_requests(routed)) == 3  # two list pages, one kline
+    src.index_bars("000300.SH", Period.WEEKLY, START, END)
+    assert len(quota.calls) == len(_index_requests(routed)) == 4  # the list is cached
+    routed.unlisted.add("399006")  # not in eastmoney's list: akshare guesses 1., 0., then again
+    _clear_akshare_caches()
+    assert src.index_bars("399006.SZ", Period.DAILY, START, END)
+    secids = [p["secid"] for _, path, p in _index_requests(routed)[4:] if path == KLINE_PATH]
+    assert secids == ["1.399006", "0.399006", "0.399006"]
+    assert len(quota.calls) == len(_index_requests(routed)) == 9
+
+
+def test_an_index_that_is_no_main_one_is_no_data_without_a_request(
+    source: AkshareSource, routed: FakeEastmoney
+) -> None:
+    with pytest.raises(NoDataError):
+        source.index_bars("000859.SH", Period.DAILY, START, END)
+    assert sum(routed.requests.values()) == 0
+
+
+def test_index_garbage_never_passes_the_check(source: AkshareSource, faults: Faults) -> None:
+    faults.set(garbage=True)
+    bars = source.index_bars("000300.SH", Period.DAILY, START, END)
+    assert bars and len(dataset(DatasetName.INDEX_BARS).check(bars, Period.DAILY)[1]) == len(bars)
+
+
+def test_a_ban_on_the_index_list_or_kline_asks_for_a_long_wait(
+    routed: FakeEastmoney, faults: Faults
+) -> None:
+    src = build_akshare_source(_settings(source_timeout_s=5.0), None)
+    faults.set(rate_limit=True)  # the list's three tries end in HTTPError 403
+    with pytest.raises(RateLimitedError) as info:
+        src.index_bars("000300.SH", Period.DAILY, START, END)
+    assert info.value.wait_s == BAN_WAIT_S and routed.count(INDEX_LIST_HOST) == 3
+    faults.clear()
+    src.index_bars("000300.SH", Period.DAILY, START, END)  # the list is cached from here on
+    faults.set(rate_limit=True)  # the kline's 403 page reaches r.json()
+    with pytest.raises(RateLimitedError) as info:
+        src.index_bars("000300.SH", Period.MONTHLY, START, END)
+    assert info.value.wait_s == BAN_WAIT_S
+
+
+def test_a_week_or_month_under_way_is_not_stored_as_a_bar(
+    source: AkshareSource, routed: FakeEastmoney, market: SimMarket
+) -> None:
+    wednesday = dt.date(2025, 1, 22)
+    routed.today = wednesday  # eastmoney's newest bars are of a week and a month not yet over
+    for period in (Period.WEEKLY, Period.MONTHLY):
+        got = source.index_bars("000905.SH", period, START, wednesday)
+        assert routed.served[-1][-1].startswith("2025-01-22,")
+        truth = market.index_bars("000905.SH", period, START, wednesday)
+        assert [(b.trade_date, b.close) for b in got] == [(b.trade_date, b.close) for b in truth]
+        assert all(b.trade_date < wednesday for b in got)

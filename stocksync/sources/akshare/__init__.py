@@ -12,22 +12,26 @@ module never reads the environment itself.
   换手率 has eastmoney's 2 decimals.
 - Factors: hfq close / raw close per day (6 decimals). Eastmoney rounds hfq prices, so these are
   only as precise as its hfq prices are.
+- Index bars: ``index_zh_a_hist`` (eastmoney's index list, then one whole-history kline), the
+  main indices, daily/weekly/monthly; 成交量 ×100 → shares, ``pre_close`` from 涨跌额, weekly and
+  monthly bars only once their period is over (see :mod:`stocksync.sources.akshare.indices`).
 - Securities: SSE (main, STAR), SZSE and BSE lists plus the SSE/SZSE delisted lists.
 - Calendar: the SSE calendar akshare ships (``file_fold/calendar.json``), offline.
 
 Every eastmoney request carries ``Settings.source_timeout_s`` (akshare passes ``timeout`` on to
 ``requests``); the stock-list functions set none (SSE, BSE) or their own (SZSE, 15 s), so they run
-in a daemon thread abandoned after ``LIST_DEADLINE_FACTOR`` x the timeout. Each eastmoney request
-and each ``securities()`` call first takes one call from the shared quota (default 20 a minute,
-``STOCKSYNC_AKSHARE_CALLS_PER_MINUTE``); a wait of up to 5 s is slept through, a longer one is a
-:class:`RateLimitedError`.
+in a daemon thread abandoned after ``LIST_DEADLINE_FACTOR`` x the timeout, as does
+``index_zh_a_hist`` (no timeout on its kline request). Each eastmoney request (the index list's
+pages included) and each ``securities()`` call takes one call from the shared quota (default 20
+a minute, ``STOCKSYNC_AKSHARE_CALLS_PER_MINUTE``); a wait of up to 5 s is slept through, a
+longer one is a :class:`RateLimitedError`.
 
 Errors are classified here once. akshare reads eastmoney's "no such stock" *and* some throttled
 replies as an empty frame: empty for a stock the exchanges list, within its listed life, is a
 :class:`TransientSourceError`; for a code no exchange lists, :class:`NoDataError`. An HTML 403
-page (eastmoney's ban) is a :class:`RateLimitedError` with a long wait; a ban that shows up as a
-dropped connection cannot be told from one and is transient (the circuit breaker takes it from
-there).
+page (eastmoney's ban; on the index list, akshare's ``raise_for_status`` after three tries) is
+a :class:`RateLimitedError` with a long wait; a ban that shows up as a dropped connection
+cannot be told from one and is transient (the circuit breaker takes it from there).
 """
 
 from stocksync.sources.akshare.source import (

@@ -22,9 +22,9 @@ import requests
 from stocksync.codes import normalize_code
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, Exchange, Period, Security
+from stocksync.domain import AdjFactor, Bar, DatasetName, Exchange, IndexBar, Period, Security
 from stocksync.errors import InvalidRequest
-from stocksync.sources.akshare import frames
+from stocksync.sources.akshare import frames, indices
 from stocksync.sources.base import (
     ALL_PERIODS,
     Availability,
@@ -75,6 +75,7 @@ class AkshareSource(Source):
         {
             DatasetName.BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS, True),
             DatasetName.ADJ_FACTORS: Offer(frozenset({Shape.STOCK_BY_RANGE}), omits_suspended=True),
+            DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
         }
     )
 
@@ -222,6 +223,22 @@ class AkshareSource(Source):
             if start <= day <= end
         ]
 
+    # -- index bars ----------------------------------------------------------------------------
+    def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
+        """Bars of the main index ``code`` dated in ``[start, end]``, cut from eastmoney's
+        whole history (see :mod:`stocksync.sources.akshare.indices`); NoDataError for an index
+        that is not a main one."""
+        code = indices.main_index(self.name, code)
+        if period not in _PERIOD:
+            raise FatalSourceError(self.name, f"unsupported period {period!r}")
+        frame = indices.fetch_frame(
+            self.name, code, _PERIOD[period], start, end, self._admit, self._bounded
+        )
+        if not isinstance(frame, pd.DataFrame):
+            raise TransientSourceError(self.name, f"unexpected reply {type(frame).__name__}")
+        bars = self._convert(lambda: indices.index_bars(frame, code, period))
+        return indices.dated_within(bars, period, start, end)
+
     # -- plumbing ------------------------------------------------------------------------------
     def _canonical(self, code: str) -> str:
         try:
@@ -254,6 +271,14 @@ class AkshareSource(Source):
         if not isinstance(frame, pd.DataFrame):
             raise TransientSourceError(self.name, f"unexpected reply {type(frame).__name__}")
         return frame
+
+    def _bounded(self, fetch: Callable[[], T]) -> T:
+        """The value of one library call that may set no timeout, run within the lists'
+        deadline (see :meth:`_bounded_all`); its failure raised as a SourceError."""
+        reply = self._bounded_all([fetch])[0]
+        if isinstance(reply, SourceError):
+            raise reply
+        return reply  # type: ignore[no-any-return]
 
     def _bounded_all(self, fetches: list[Callable[[], Any]]) -> list[Any]:
         """Run library calls that may set no timeout side by side in daemon threads, all within
@@ -308,6 +333,8 @@ class AkshareSource(Source):
             if _BAN_PAGE.search(str(getattr(exc, "doc", ""))[:2000]):
                 return RateLimitedError(self.name, "eastmoney refused (403: IP ban)", BAN_WAIT_S)
             return TransientSourceError(self.name, f"malformed reply: {detail}")
+        if isinstance(exc, requests.exceptions.HTTPError) and _status(exc) == 403:
+            return RateLimitedError(self.name, "eastmoney refused (403: IP ban)", BAN_WAIT_S)
         if isinstance(exc, requests.exceptions.RequestException):
             return TransientSourceError(self.name, detail)
         if isinstance(exc, ImportError):
@@ -345,6 +372,11 @@ class AkshareSource(Source):
         raise TransientSourceError(
             self.name, f"eastmoney sent no {period} bars of listed stock {code} for {start}..{end}"
         )
+
+
+def _status(exc: requests.exceptions.HTTPError) -> int | None:
+    """The HTTP status of a ``raise_for_status`` failure (akshare's clist pages raise one)."""
+    return exc.response.status_code if exc.response is not None else None
 
 
 def build_akshare_source(settings: Settings, quota: CallQuota | None = None) -> AkshareSource:
