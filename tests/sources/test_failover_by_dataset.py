@@ -21,7 +21,7 @@ from stocksync.runs import service as runs
 from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.sim import SimMarket
 from stocksync.sources.sim import sim_market
-from stocksync.storage.schema import bars, valuations
+from stocksync.storage.schema import bars, index_bars, valuations
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.rename"),
@@ -213,3 +213,33 @@ def test_a_bug_in_an_adapter_fails_its_unit_once_and_leaves_the_breaker_closed(
     (failed,) = [i for i in items(sim, created.run_id) if i.status == "failed"]
     assert failed.attempts == 1
     sim.close()
+
+
+def test_an_index_one_source_answers_empty_is_served_by_the_next(
+    ctx, settings, market, fake_tushare, fake_baostock
+):
+    """tushare answers an empty table for CSI 300 (a lagging source): its index unit is not a
+    success from tushare; baostock serves it, and every other index stays tushare's."""
+    fake_tushare.withheld.add("000300.SH")
+    both = build_context(settings.with_overrides(
+        sources=("tushare", "baostock"), tushare_token=TEST_TOKEN, tushare_url=fake_tushare.url,
+        baostock_addr=fake_baostock.address,
+    ))  # fmt: skip
+    run_id = play(both, {"start_date": str(START), "end_date": str(END),
+                         "datasets": ["index_bars"]})  # fmt: skip
+    served = {i.code: (i.status, i.source) for i in items(both, run_id)}
+    assert served["000300.SH"] == ("success", "baostock")
+    assert {c: s for c, s in served.items() if c != "000300.SH"} == {
+        c: ("success", "tushare") for c in served if c != "000300.SH"
+    }
+    assert len(served) == 9
+    truth = {
+        b.trade_date: b.close for b in market.index_bars("000300.SH", Period.DAILY, START, END)
+    }
+    with both.engine.connect() as conn:
+        got = dict(conn.execute(
+            select(index_bars.c.trade_date, index_bars.c.close)
+            .where(index_bars.c.code == "000300.SH", index_bars.c.period == "daily")
+        ).all())  # fmt: skip
+    assert {d: float(c) for d, c in got.items()} == truth
+    both.close()
