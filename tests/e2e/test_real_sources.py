@@ -12,6 +12,8 @@ from e2e_support import log_tail, wait_for  # type: ignore[import-not-found]
 from sqlalchemy import text
 
 from stocksync.context import build_context
+from stocksync.datasets.indices import MAIN_INDICES
+from stocksync.domain import Period
 from stocksync.runs import service as runs
 from stocksync.sources.sim import sim_market
 from workers.dispatch import CeleryDispatcher
@@ -176,7 +178,7 @@ def test_the_primary_dies_mid_run_and_the_next_source_finishes_with_identical_ba
 
 
 @pytest.mark.parametrize("source", ["tushare", "akshare", "baostock"])
-def test_a_sync_through_each_real_client_stores_the_truths_bars_and_factors(
+def test_a_sync_through_each_real_client_stores_the_truths_bars_factors_and_indices(
     ctx, settings, workers, oracle, tmp_path, source, monkeypatch
 ):
     """Worker processes drive the unmodified client library against its protocol server."""
@@ -204,6 +206,7 @@ def test_a_sync_through_each_real_client_stores_the_truths_bars_and_factors(
         workers.start("w1", **(configured.as_env() | env))
         run_ctx, created = start_run(configured, {
             "start_date": start.isoformat(), "end_date": end.isoformat(), "symbols": codes,
+            "datasets": ["bars", "adj_factors", "valuations", "index_bars"],
         })  # fmt: skip
         view = wait_for(lambda: finished(run_ctx, created.run_id), timeout=180, interval=0.5)
         assert view["status"] == "success", view
@@ -226,6 +229,18 @@ def test_a_sync_through_each_real_client_stores_the_truths_bars_and_factors(
     stored = oracle.stored(ctx.engine)
     assert len(stored) == len(truth)
     assert {core(r) for r in stored} == {core(r) for r in truth}
+
+    indices = [i.code for i in MAIN_INDICES if source != "baostock" or not i.code.endswith(".BJ")]
+    true_levels = {
+        (b.code, b.trade_date, b.close, b.volume)
+        for code in indices
+        for b in market.index_bars(code, Period.DAILY, start, end)
+    }
+    with ctx.engine.connect() as conn:
+        levels = conn.execute(text(
+            "SELECT code, trade_date, close, volume FROM index_bars WHERE period = 'daily'"
+        )).all()  # fmt: skip
+    assert {(c, d, float(x), int(v)) for c, d, x, v in levels} == true_levels
 
     factors = oracle.stored_factors(ctx.engine)
     true_factors = oracle.expected_factors(days, codes=set(codes))
