@@ -238,8 +238,15 @@ OPERATIONS: dict[str, Operation] = {
         response=obj(["code", "name", "period", "bars"], code=STR, name=STR, period=STR, bars=LIST),
     ),
     "universe.universe": Operation(
-        "The stored stocks listed on a date",
-        query=[Param("date", DATE, "the date", required=True)],
+        "The stored stocks listed on a date, or an index's members then",
+        query=[
+            Param("date", DATE, "the date", required=True),
+            Param(
+                "index",
+                {"type": "string", "pattern": index_code_pattern(optional=True)},
+                "an index whose members to list (its latest snapshot on or before the date)",
+            ),
+        ],
         errors=(400,),
         response=obj(["date", "count", "stocks"], date=STR, count=INT, stocks=LIST),
     ),

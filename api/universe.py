@@ -14,7 +14,8 @@ bp = Blueprint("universe", __name__)
 
 @bp.get("/universe")
 def universe() -> ResponseReturnValue:
-    return jsonify(listed_on(app_context(), request.args.get("date")))
+    args = request.args
+    return jsonify(listed_on(app_context(), args.get("date"), args.get("index")))
 
 
 @bp.get("/calendar")

@@ -247,7 +247,7 @@ def stats(args: argparse.Namespace) -> int:
 @_friendly_errors
 def universe(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(), migrate=True)
-    listed = listed_on(ctx, args.date)
+    listed = listed_on(ctx, args.date, args.index)
     console.print_json(json.dumps(listed)) if args.json else render.universe(console, listed)
     return EXIT_OK
 

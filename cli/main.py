@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     listed = sub.add_parser("universe", help="the stocks listed on a date")
     listed.add_argument("--date", required=True, help="YYYY-MM-DD")
+    listed.add_argument("--index", help="list this index's members then, e.g. 000300")
     listed.add_argument("--json", action="store_true")
     listed.set_defaults(func=commands.universe)
 

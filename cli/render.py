@@ -192,6 +192,17 @@ def coverage(console: Console, data: dict[str, Any]) -> None:
 
 
 def universe(console: Console, listed: dict[str, Any]) -> None:
+    if "index" in listed:
+        title = (f"{listed['count']} members of {listed['index']} on {listed['date']} "
+                 f"(snapshot {listed['snapshot']})")  # fmt: skip
+        table = Table(title=title)
+        for column in ("code", "name", "weight %"):
+            table.add_column(column)
+        for s in listed["stocks"]:
+            weight = "—" if s["weight"] is None else f"{s['weight']:.4f}"
+            table.add_row(s["code"], s["name"] or "", weight)
+        console.print(table)
+        return
     table = Table(title=f"{listed['count']} stocks listed on {listed['date']}")
     for column in ("code", "name", "exchange", "board", "listed"):
         table.add_column(column)

@@ -22,6 +22,7 @@ class DatasetName(StrEnum):
     ADJ_FACTORS = "adj_factors"
     VALUATIONS = "valuations"
     INDEX_BARS = "index_bars"
+    INDEX_MEMBERS = "index_members"
     SECURITIES = "securities"
     TRADE_CALENDAR = "trade_calendar"
 
@@ -158,3 +159,15 @@ class IndexBar:
     volume: int
     amount: float
     pct_chg: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class IndexMember:
+    """One constituent of an index in its snapshot of ``trade_date`` (the last trading day of a
+    month: the members as they stood then), with its weight in percent where the source has
+    weights (the weights of one snapshot sum to about 100)."""
+
+    index_code: str
+    code: str
+    trade_date: dt.date
+    weight: float | None = None

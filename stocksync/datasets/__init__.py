@@ -1,8 +1,9 @@
 """The datasets stocksync stores, one module each, and the registry that names them.
 
-Fact datasets (``bars``, ``adj_factors``, ``valuations`` of the stocks, ``index_bars`` of the
-main indices) are planned in units of work per period; reference datasets (``securities``,
-``trade_calendar``) are refreshed while a run is planned. See the README's "Adding a dataset".
+Fact datasets (``bars``, ``adj_factors``, ``valuations`` of the stocks; ``index_bars`` and
+``index_members`` of the main indices) are planned in units of work per period; reference
+datasets (``securities``, ``trade_calendar``) are refreshed while a run is planned. See the
+README's "Adding a dataset".
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from stocksync.datasets.adj_factors import ADJ_FACTORS
 from stocksync.datasets.bars import BARS
 from stocksync.datasets.base import Dataset, Key, RejectedRow
 from stocksync.datasets.index_bars import INDEX_BARS
+from stocksync.datasets.index_members import INDEX_MEMBERS
 from stocksync.datasets.valuations import VALUATIONS
 from stocksync.domain import DatasetName, Period
 
@@ -18,7 +20,7 @@ __all__ = ["FACT_DATASETS", "REFERENCE_DATASETS", "Dataset", "Key", "RejectedRow
 
 FACT_DATASETS: dict[DatasetName, Dataset[object]] = {
     d.name: d  # type: ignore[misc]
-    for d in (BARS, ADJ_FACTORS, VALUATIONS, INDEX_BARS)
+    for d in (BARS, ADJ_FACTORS, VALUATIONS, INDEX_BARS, INDEX_MEMBERS)
 }
 REFERENCE_DATASETS = (DatasetName.SECURITIES, DatasetName.TRADE_CALENDAR)
 

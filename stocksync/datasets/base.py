@@ -53,6 +53,9 @@ class Dataset(ABC, Generic[R]):
     # whose rows: the listed stocks (planned over the securities list and the run's symbols),
     # or the main indices (planned over :data:`stocksync.datasets.indices.MAIN_INDICES`)
     subjects: ClassVar[Literal["stocks", "indices"]] = "stocks"
+    # a dataset sampled at a period of its own (index members: a snapshot a month), planned at
+    # that period whatever periods the run asks for bars in
+    sampled: ClassVar[Period | None] = None
 
     @abstractmethod
     def key(self, row: R) -> Key:

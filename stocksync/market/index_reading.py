@@ -17,14 +17,15 @@ from stocksync.storage.schema import index_bars
 _LEVELS = ("open", "high", "low", "close", "pre_close")
 
 
-def index_code_pattern() -> str:
+def index_code_pattern(*, optional: bool = False) -> str:
     """A regular expression for what :func:`find_index` accepts: a main index's number, alone
-    or with its own exchange suffix in any case."""
+    or with its own exchange suffix in any case (or nothing, where the index is optional)."""
 
     def suffix(code: str) -> str:
         return "".join(f"[{c.upper()}{c.lower()}]" for c in code[7:])
 
-    return "^(?:" + "|".join(f"{i.code[:6]}(?:\\.{suffix(i.code)})?" for i in MAIN_INDICES) + ")$"
+    codes = "|".join(f"{i.code[:6]}(?:\\.{suffix(i.code)})?" for i in MAIN_INDICES)
+    return f"^(?:{codes})?$" if optional else f"^(?:{codes})$"
 
 
 def find_index(code: str | None) -> IndexInfo:

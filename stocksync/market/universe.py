@@ -1,21 +1,28 @@
-"""The universe and the calendar a researcher builds on: the stocks listed on a date, and the
-trading days between two dates, from the stored securities list and calendar."""
+"""The universe and the calendar a researcher builds on: the stocks listed on a date (or an
+index's members then), and the trading days between two dates, from the stored securities
+list, index members and calendar."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from stocksync.context import Context
 from stocksync.datasets import securities, trade_calendar
+from stocksync.datasets.index_members import members_on
 from stocksync.errors import InvalidRequest
+from stocksync.market.index_reading import find_index
 from stocksync.runs.spec import parse_date
 
 MAX_CALENDAR_DAYS = 366 * 40
 
 
-def listed_on(ctx: Context, date: str | None) -> dict[str, Any]:
-    """Every stored stock listed on ``date`` (not yet delisted then), by code."""
+def listed_on(ctx: Context, date: str | None, index: str | None = None) -> dict[str, Any]:
+    """Every stored stock listed on ``date`` (not yet delisted then), by code; with ``index``,
+    the members of that index on ``date`` (its latest stored snapshot on or before it)."""
     day = parse_date(date, "date")
+    if index:
+        return _members(ctx, find_index(index).code, day)
     with ctx.engine.connect() as conn:
         if securities.count_securities(conn) == 0:
             raise InvalidRequest(
@@ -35,6 +42,28 @@ def listed_on(ctx: Context, date: str | None) -> dict[str, Any]:
                 "list_date": s.list_date.isoformat(),
             }
             for s in stocks
+        ],
+    }
+
+
+def _members(ctx: Context, index_code: str, day: dt.date) -> dict[str, Any]:
+    with ctx.engine.connect() as conn:
+        snapshot, members = members_on(conn, index_code, day)
+        names = {s.code: s for s in securities.load_securities(conn, [c for c, _ in members])}
+    if snapshot is None:
+        raise InvalidRequest(
+            f"no members of {index_code} are stored on or before {day}; sync them first "
+            "(datasets: index_members)",
+            field="index",
+        )
+    return {
+        "date": day.isoformat(),
+        "index": index_code,
+        "snapshot": snapshot.isoformat(),
+        "count": len(members),
+        "stocks": [
+            {"code": code, "name": names[code].name if code in names else None, "weight": weight}
+            for code, weight in members
         ],
     }
 

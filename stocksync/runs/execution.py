@@ -167,7 +167,8 @@ def _work(
                     attempt.notes.append(f"{source.name} serves one stock at a time; cannot split")
                     continue
                 return _split(ctx, run, item, source, todo, result, dispatcher)
-            serve = [d for d in todo if source.offers(d, item.shape, item.period)]
+            serve = [d for d in todo if source.offers(d, item.shape, item.period)
+                     and (item.code is None or source.covers_dataset(d, item.code))]  # fmt: skip
             result.add(fetch_from(ctx, source, run, item, serve, expected, attempt))
     left = [d for d in wanted if d not in result.complete]
     if not left:

@@ -63,7 +63,7 @@ def candidates(
         shapes = (Shape.STOCK_BY_RANGE,) if item.code is not None else tuple(Shape)
         if not any(source.offers(d, s, item.period) for d in wanted for s in shapes):
             continue
-        if item.code is not None and not source.covers(item.code):
+        if item.code is not None and not any(source.covers_dataset(d, item.code) for d in wanted):
             continue
         state = ctx.breaker.state(name)
         if state.open and state.until is not None:

@@ -65,11 +65,15 @@ def _listed_within(security: Security, start: dt.date, end: dt.date) -> tuple[dt
 def planned_periods(spec: RunSpec) -> tuple[Period, ...]:
     """The periods with work: adjustment factors and valuations are daily facts, so a run
     without bars has only daily units; a run for the securities list alone has none."""
+    found: list[Period] = []
     if spec.wants(DatasetName.BARS) or spec.wants(DatasetName.INDEX_BARS):
-        return spec.periods
-    if any(spec.wants(d) for d in FACT_DATASETS):
-        return (Period.DAILY,)
-    return ()
+        found = list(spec.periods)
+    elif any(spec.wants(d) and ds.sampled is None for d, ds in FACT_DATASETS.items()):
+        found = [Period.DAILY]
+    for name, ds in FACT_DATASETS.items():  # index members: a snapshot a month, whatever else
+        if spec.wants(name) and ds.sampled is not None and ds.sampled not in found:
+            found.append(ds.sampled)
+    return tuple(found)
 
 
 def unserved_datasets(spec: RunSpec, sources: Sequence[Source]) -> dict[str, str]:
@@ -117,6 +121,7 @@ def plan_run(
             d
             for d in datasets_of_period(spec.datasets, period)
             if any(s.offers(d, sh, period) for s in sources for sh in Shape)
+            and (period in spec.periods or FACT_DATASETS[d].sampled is period)
         ]
         if not dates or not wanted:
             continue
@@ -128,8 +133,8 @@ def plan_run(
         if of_indices:
             had = plan.covered_by_a_source(period, of_indices, indices)
             spans = [(code, max(first, starts.get(code, first)), last)
-                     for code, first, last in had]  # fmt: skip
-            plan.by_range(period, of_indices, dates, spans)
+                     for code, first, last in indices if code in had]  # fmt: skip
+            plan.by_range(period, of_indices, dates, spans, had)
     eta = estimate_seconds(plan.calls, sources[0], parallelism) if sources else 0.0
     unserved = unserved_datasets(spec, sources) | plan.uncovered
     return Plan(plan.units, plan.shapes, plan.calls, eta, plan.covered, unserved)
@@ -154,19 +159,19 @@ class _Planning:
         period: Period,
         wanted: list[DatasetName],
         spans: Sequence[tuple[str, dt.date, dt.date]],
-    ) -> list[tuple[str, dt.date, dt.date]]:
-        """Those of ``spans`` whose code some source serving ``wanted`` has (baostock has no
-        Beijing index); the others are named in :attr:`uncovered`, never planned to fail."""
-        kept = []
-        for span in spans:
-            code = span[0]
-            serving = [s for s in self.sources if any(s.offers(d, sh, period) for d in wanted
-                                                      for sh in Shape)]  # fmt: skip
-            if any(s.covers(code) for s in serving):
-                kept.append(span)
-                continue
-            names = ", ".join(s.name for s in serving)
+    ) -> dict[str, list[DatasetName]]:
+        """For each code of ``spans``, those of ``wanted`` some source serving them has for it
+        (baostock has no Beijing index, and the members of three indices only); what no source
+        has is named in :attr:`uncovered`, never planned to fail."""
+        kept: dict[str, list[DatasetName]] = {}
+        for code, _, _ in spans:
             for name in wanted:
+                serving = [s for s in self.sources if any(s.offers(name, sh, period)
+                                                          for sh in Shape)]  # fmt: skip
+                if any(s.covers_dataset(name, code) for s in serving):
+                    kept.setdefault(code, []).append(name)
+                    continue
+                names = ", ".join(s.name for s in serving)
                 self.uncovered[f"{name} of {code}"] = f"no configured source ({names}) has {code}"
         return kept
 
@@ -210,23 +215,25 @@ class _Planning:
         wanted: list[DatasetName],
         dates: list[dt.date],
         spans: Sequence[tuple[str, dt.date, dt.date]],
+        datasets_of: Mapping[str, list[DatasetName]] | None = None,
     ) -> None:
-        """One unit per (code, first, last) of ``spans`` with a trade date of the period,
-        shrunk to what earlier runs left open."""
+        """One unit per (code, first, last) of ``spans`` with a trade date of the period, of
+        ``wanted`` (or the code's own ``datasets_of``), shrunk to what earlier runs left open."""
         found = self._found(period, wanted)
         open_dates = {d: c.open_dates(dates) for d, c in found.items()} if found else {}
         for code, first, last in spans:
             if bisect.bisect_left(dates, first) >= bisect.bisect_right(dates, last):
                 continue  # no trade date of the period in the span
-            left = {d: (first, last) for d in wanted}
+            own = datasets_of[code] if datasets_of is not None else wanted
+            left = {d: (first, last) for d in own}
             if found is not None:
                 left = {
                     d: span
-                    for d in wanted
+                    for d in own
                     if (span := found[d].open_span(code, open_dates[d], first, last))
                 }
             if not left:
-                unit = WorkUnit.for_stock(period, tuple(wanted), code, first, last)
+                unit = WorkUnit.for_stock(period, tuple(own), code, first, last)
                 self.covered.add(unit.unit_key)
             else:
                 lo = min(s[0] for s in left.values())

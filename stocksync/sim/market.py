@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stocksync.domain import AdjFactor, Bar, IndexBar, Period, Security, Valuation
+from stocksync.datasets.indices import index_info
+from stocksync.domain import AdjFactor, Bar, IndexBar, IndexMember, Period, Security, Valuation
 from stocksync.errors import InvalidRequest
 from stocksync.sim import calendar
 from stocksync.sim.indices import sim_index_bars
+from stocksync.sim.members import MEMBER_INDICES, sim_members
 from stocksync.sim.prices import Aggregate, Daily, aggregate, evaluate, factors
 from stocksync.sim.universe import build_universe
 from stocksync.sim.valuation import ValuationModel, factor_map
@@ -152,6 +154,19 @@ class SimMarket:
             return sim_index_bars(self.seed, code, Period(period), start, end)
         except InvalidRequest as exc:
             raise UnknownStock(code) from exc
+
+    def index_members(self, code: str, start: dt.date, end: dt.date) -> list[IndexMember]:
+        """Monthly snapshots of the members of index ``code`` dated on each month's last
+        trading day within [start, end] (see :mod:`stocksync.sim.members`); ``KeyError`` for
+        an index without members here."""
+        if code not in MEMBER_INDICES:
+            raise UnknownStock(code)
+        since = index_info(code).since
+        return [
+            member
+            for day in self.period_end_dates(Period.MONTHLY, max(start, since), end)
+            for member in sim_members(self.seed, self._universe.securities, code, day)
+        ]
 
     def _row(self, code: str) -> int:
         try:

@@ -30,6 +30,7 @@ from stocksync.domain import (
     Bar,
     DatasetName,
     IndexBar,
+    IndexMember,
     Period,
     Security,
     Valuation,
@@ -328,6 +329,20 @@ class Source(ABC):
     def market_index_bars(self, period: Period, trade_date: dt.date) -> list[IndexBar]:
         """Bars of every main index on ``trade_date`` (no source offers this shape yet)."""
         raise NotImplementedError(f"{self.name} cannot fetch every index by date")
+
+    def index_members(self, code: str, start: dt.date, end: dt.date) -> list[IndexMember]:
+        """The monthly snapshots of index ``code``'s members dated within [start, end] (each on
+        its month's last trading day; weights in percent where the source has them)."""
+        raise NotImplementedError(f"{self.name} has no index members")
+
+    def market_index_members(self, trade_date: dt.date) -> list[IndexMember]:
+        """Every main index's members on ``trade_date`` (no source offers this shape)."""
+        raise NotImplementedError(f"{self.name} cannot fetch every index's members by date")
+
+    def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
+        """Whether the source has ``dataset`` for ``code`` (baostock has the members of three
+        indices only). Default: :meth:`covers`."""
+        return self.covers(code)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Default: nothing to release."""

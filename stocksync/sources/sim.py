@@ -13,9 +13,19 @@ from typing import TypeVar
 
 from stocksync.config import SimSettings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, IndexBar, Period, Security, Valuation
+from stocksync.domain import (
+    AdjFactor,
+    Bar,
+    DatasetName,
+    IndexBar,
+    IndexMember,
+    Period,
+    Security,
+    Valuation,
+)
 from stocksync.sim import SimMarket
 from stocksync.sim.market import UnknownStock
+from stocksync.sim.members import MEMBER_INDICES
 from stocksync.sources.base import (
     ALL_PERIODS,
     CallQuota,
@@ -54,6 +64,9 @@ class SimSource(Source):
             DatasetName.ADJ_FACTORS: Offer(frozenset(Shape)),
             DatasetName.VALUATIONS: Offer(frozenset(Shape), omits_suspended=True),
             DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
+            DatasetName.INDEX_MEMBERS: Offer(
+                frozenset({Shape.STOCK_BY_RANGE}), frozenset({Period.MONTHLY})
+            ),
         }
     )
 
@@ -150,6 +163,15 @@ class SimSource(Source):
         return self._call(
             f"index_bars {code}", lambda: self.market.index_bars(code, period, start, end)
         )
+
+    def index_members(self, code: str, start: dt.date, end: dt.date) -> list[IndexMember]:
+        return self._call(
+            f"index_members {code}", lambda: self.market.index_members(code, start, end)
+        )
+
+    def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
+        """Every stock and index; members of every main index but the SSE Composite."""
+        return dataset is not DatasetName.INDEX_MEMBERS or code in MEMBER_INDICES
 
     def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
         """Every trading stock's pe, pb and market value on ``trade_date``."""

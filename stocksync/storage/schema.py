@@ -98,6 +98,17 @@ index_bars = Table(
 )
 Index("ix_index_bars_period_trade_date", index_bars.c.period, index_bars.c.trade_date)
 
+index_members = Table(
+    "index_members",
+    metadata,
+    Column("index_code", String(12), primary_key=True),
+    Column("trade_date", Date, primary_key=True),
+    Column("code", String(12), primary_key=True),
+    Column("weight", Numeric(10, 6)),
+    Column("source", String(16), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+
 adj_factors = Table(
     "adj_factors",
     metadata,

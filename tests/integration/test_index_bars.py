@@ -120,6 +120,9 @@ def test_an_index_no_configured_source_has_is_named_not_planned_to_fail(ctx):
         def covers(self, code):
             return not code.endswith(".BJ")
 
+        def covers_dataset(self, dataset, code):
+            return self.covers(code)
+
     spec = runs.parse_spec(ctx, {"start_date": str(START), "end_date": str(END),
                                  "datasets": ["index_bars"], "sources": ["sim"]})  # fmt: skip
     sim = NoBeijing(ctx.sources.get("sim"))

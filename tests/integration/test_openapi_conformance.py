@@ -65,7 +65,7 @@ DATA_RULES = {
         r"more than \d+ bars",
     ),
     "GET /api/v1/stats/coverage": (r"^start \S+ is after end", r"ask for at most \d+ days"),
-    "GET /api/v1/universe": (r"no stock list is stored yet",),
+    "GET /api/v1/universe": (r"no stock list is stored yet", r"no members of \S+ are stored"),
     "GET /api/v1/calendar": (
         r"^start \S+ is after end",
         r"ask for at most \d+ days",

@@ -63,6 +63,8 @@ class SourceContract:
     BUG_TARGET: str = ""  # "module.attribute" of a parser the adapter calls on every bar reply
     INDEX_CODES: tuple[str, ...] = ("000300.SH", "399006.SZ")  # sample of the main indices
     INDEX_COMPARED: tuple[str, ...] = CORE_FIELDS  # IndexBar fields equal to the truth
+    MEMBER_INDEX_CODES: tuple[str, ...] = ("000300.SH", "000905.SH", "000016.SH")
+    MEMBER_WEIGHTS = True  # whether the source's members carry weights
 
     # -- hooks ---------------------------------------------------------------------------
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
@@ -150,6 +152,25 @@ class SourceContract:
                 assert truth, f"sample index {code} has no {period} bars in range"
                 assert self.index_view(got) == self.index_view(truth), (code, period)
                 assert index_bars.check(got, period)[1] == []
+
+    def test_index_members_equal_the_truth(self, source, market):
+        offer = source.serves.get(DatasetName.INDEX_MEMBERS)
+        if offer is None:
+            pytest.skip(f"{source.name} declares no index members (refusal tested below)")
+        members = dataset(DatasetName.INDEX_MEMBERS)
+        for code in self.MEMBER_INDEX_CODES:
+            got = source.fetch(members, Period.MONTHLY, code=code, start=self.START, end=self.END)
+            truth = market.index_members(code, self.START, self.END)
+            assert truth, f"sample index {code} has no members in range"
+            assert members.check(got, Period.MONTHLY)[1] == []
+            assert self.member_view(got) == self.member_view(truth), code
+
+    def member_view(self, items):
+        """(index, date, code, weight) of each member; weights only where the source has them."""
+        return sorted(
+            (m.index_code, m.trade_date, m.code, _norm(m.weight) if self.MEMBER_WEIGHTS else None)
+            for m in items
+        )
 
     def index_view(self, items):
         return sorted(tuple(_norm(getattr(b, f)) for f in self.INDEX_COMPARED) for b in items)
