@@ -37,7 +37,7 @@ class BuiltIn:
     trading_days_only: bool = False
 
 
-EVERY_FACT = ["bars", "adj_factors", "valuations", "index_bars"]
+EVERY_FACT = ["bars", "adj_factors", "valuations", "index_bars", "index_members"]
 
 BUILT_INS: dict[str, BuiltIn] = {
     b.name: b
@@ -45,7 +45,7 @@ BUILT_INS: dict[str, BuiltIn] = {
         BuiltIn(
             "daily",
             "daily bars, factors, valuations and index bars after the close, from each stock's "
-            "(and index's) last stored bar",
+            "(and index's) last stored bar, and a month's index members once it has ended",
             "schedule_daily",
             {"kind": "incremental", "periods": ["daily"], "datasets": EVERY_FACT},
             trading_days_only=True,
@@ -63,19 +63,19 @@ BUILT_INS: dict[str, BuiltIn] = {
         ),
         BuiltIn(
             "monthly",
-            "monthly bars (stocks and indices) of the last two months",
+            "monthly bars (stocks and indices) and index members of the last two months",
             "schedule_monthly",
             {
                 "kind": "incremental",
                 "periods": ["monthly"],
                 "days_back": 62,
-                "datasets": ["bars", "index_bars"],
+                "datasets": ["bars", "index_bars", "index_members"],
             },
         ),
         BuiltIn(
             "gap_check",
-            "daily bars, factors, valuations and index bars over the whole history: fetches "
-            "only what no earlier unit stored, dataset by dataset",
+            "daily bars, factors, valuations, index bars and index members over the whole "
+            "history: fetches only what no earlier unit stored, dataset by dataset",
             "schedule_gap_check",
             {"kind": "all_history", "periods": ["daily"], "datasets": EVERY_FACT},
         ),

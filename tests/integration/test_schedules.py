@@ -49,14 +49,14 @@ def test_the_four_schedules_are_listed_with_their_defaults_in_shanghai_time(clie
     assert daily["trading_days_only"] is True and daily["last_run"] is None
     assert daily["body"] == {
         "kind": "incremental", "periods": ["daily"],
-        "datasets": ["bars", "adj_factors", "valuations", "index_bars"],
+        "datasets": ["bars", "adj_factors", "valuations", "index_bars", "index_members"],
     }  # fmt: skip
     assert daily["next_run_at"].endswith("17:30:00+08:00")
     assert items["weekly"]["cron"] == "0 2 * * 1" and items["weekly"]["body"]["days_back"] == 14
     assert items["monthly"]["cron"] == "0 3 1 * *"
     assert items["gap_check"]["body"] == {
         "kind": "all_history", "periods": ["daily"],
-        "datasets": ["bars", "adj_factors", "valuations", "index_bars"],
+        "datasets": ["bars", "adj_factors", "valuations", "index_bars", "index_members"],
     }  # fmt: skip
     assert items["gap_check"]["next_run_at"][8:19] == "01T04:00:00"
 
