@@ -11,7 +11,10 @@ most ``page_rows`` rows per call from ``offset`` (``caps`` per API where tushare
 own: ``index_daily`` 8,000, ``index_weekly`` / ``index_monthly`` 1,000). Index bars are the
 simulated main indices, one ``ts_code`` per call (``index_weekly`` / ``index_monthly`` also take
 ``trade_date`` alone: every index); an unknown ``ts_code`` gets an empty table; without
-``fields``, ``index_monthly`` leaves ``vol`` and ``amount`` out (not 默认显示).
+``fields``, ``index_monthly`` leaves ``vol`` and ``amount`` out (not 默认显示). ``index_weight``
+serves the simulated index members (see :meth:`FakeTushare._index_weights`): weights in percent,
+``con_code`` like ``600000.SH``, CSI 300 only as ``399300.SZ``, irregular snapshot dates, at most
+6,000 rows a call (a cap of our choosing: tushare's own is unverified).
 
 Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time, and
 in :attr:`FakeTushare.calls` its params and fields), so tests can count calls and check rate
@@ -36,8 +39,18 @@ from typing import Any
 from faults import Faults  # type: ignore[import-not-found]
 
 from stocksync.datasets.indices import MAIN_INDICES
-from stocksync.domain import Bar, Board, Exchange, IndexBar, Period, Security, Valuation
+from stocksync.domain import (
+    Bar,
+    Board,
+    Exchange,
+    IndexBar,
+    IndexMember,
+    Period,
+    Security,
+    Valuation,
+)
 from stocksync.sim import SimMarket
+from stocksync.sim.members import MEMBER_INDICES
 
 TEST_TOKEN = "tk-7f3a9c1e5b2d4f608a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d"
 BASE_PATH = "/dataapi"
@@ -75,7 +88,14 @@ INDEX_APIS = {
     "index_weekly": Period.WEEKLY,
     "index_monthly": Period.MONTHLY,
 }
-INDEX_CAPS = {"index_daily": 8000, "index_weekly": 1000, "index_monthly": 1000}
+INDEX_CAPS = {
+    "index_daily": 8000, "index_weekly": 1000, "index_monthly": 1000, "index_weight": 6000,
+}  # fmt: skip
+MEMBER_FIELDS = ["index_code", "con_code", "trade_date", "weight"]
+MEMBER_WIRE_CODES = {"399300.SZ": "000300.SH"}  # CSI 300 answers only under its SZ code
+MEMBER_SILENT_CODES = frozenset({"000300.SH"})  # answered with an empty table (issues/801)
+REVIEW_MONTHS = (1, 7)  # months with an early snapshot still holding the previous members
+DAILY_SNAPSHOT_MONTHS = frozenset({("000905.SH", 2011, 8)})  # a snapshot every trading day
 HIDDEN_FIELDS = {"index_monthly": frozenset({"vol", "amount"})}  # shown only when named
 _PERIOD = {"daily": Period.DAILY, "weekly": Period.WEEKLY, "monthly": Period.MONTHLY}
 _EXCHANGE = {Exchange.SH: "SSE", Exchange.SZ: "SZSE", Exchange.BJ: "BSE"}
@@ -126,6 +146,16 @@ def wire_index_bar(bar: IndexBar) -> dict[str, Any]:
         "pct_chg": round((bar.close / pre - 1.0) * 100.0, 4) if pre else None,
         "vol": bar.volume / 100,
         "amount": bar.amount / 1000,
+    }
+
+
+def wire_member(index_code: str, member: IndexMember, day: dt.date) -> dict[str, Any]:
+    """One member as tushare's ``index_weight`` row of the snapshot dated ``day``."""
+    return {
+        "index_code": index_code,
+        "con_code": member.code,
+        "trade_date": ymd(day),
+        "weight": member.weight,
     }
 
 
@@ -251,9 +281,11 @@ class FakeTushare:
         params = body.get("params") or {}
         rows, fields = handler(params)
         if self.withheld and api_name != "stock_basic":  # an empty table (columns kept)
-            rows = [r for r in rows if r.get("ts_code") not in self.withheld]
+            rows = [r for r in rows if r.get("ts_code", r.get("index_code")) not in self.withheld]
         if faults.garbage and (api_name in _PERIOD or api_name in INDEX_APIS):
             rows = _garble(rows)
+        elif faults.garbage and api_name == "index_weight":
+            rows = _garble_members(rows)
         elif faults.garbage and api_name == "daily_basic":
             rows = _garble_valuations(rows)
         offset = int(params.get("offset") or 0)
@@ -296,6 +328,7 @@ class FakeTushare:
             "index_daily": lambda p: (self._index_bars(Period.DAILY, p), INDEX_FIELDS),
             "index_weekly": lambda p: (self._index_bars(Period.WEEKLY, p), INDEX_FIELDS),
             "index_monthly": lambda p: (self._index_bars(Period.MONTHLY, p), INDEX_FIELDS),
+            "index_weight": lambda p: (self._index_weights(p), MEMBER_FIELDS),
             "trade_cal": lambda p: (
                 self._calendar(p),
                 ["exchange", "cal_date", "is_open", "pretrade_date"],
@@ -406,6 +439,50 @@ class FakeTushare:
         bars = [b for b in bars if b.trade_date not in self.unpublished]
         bars.sort(key=lambda b: (-b.trade_date.toordinal(), b.code))
         return [wire_index_bar(b) for b in bars]
+
+    def _index_weights(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """``index_weight``: the snapshots of one ``index_code`` dated within ``start_date`` ..
+        ``end_date`` (or on ``trade_date``), newest first.
+
+        Each month's snapshot is the truth's, dated on the month's last trading day. Irregular
+        snapshots, as tushare has them: in January and July (the review months) an extra one on
+        the month's first trading day still holds the previous month's members and weights, and
+        000905.SH has one on every trading day of 2011-08 (the earlier ones stale alike). CSI
+        300 answers only as 399300.SZ; 000300.SH, an index without members here and an unknown
+        code get an empty table."""
+        asked = str(params.get("index_code") or "").strip()
+        code = MEMBER_WIRE_CODES.get(asked, asked)
+        if asked in MEMBER_SILENT_CODES or code not in MEMBER_INDICES:
+            return []
+        if params.get("trade_date"):
+            start = end = _date(params["trade_date"], CALENDAR_END)
+        else:
+            start = max(_date(params.get("start_date"), CALENDAR_START), CALENDAR_START)
+            end = _date(params.get("end_date"), CALENDAR_END)
+        end = min(end, CALENDAR_END)
+        if start > end:
+            return []
+        since = (start.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # the month before
+        next_month = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        until = min(next_month - dt.timedelta(days=1), CALENDAR_END)
+        month_ends: dict[dt.date, list[IndexMember]] = {}
+        for member in self.market.index_members(code, since, until):
+            month_ends.setdefault(member.trade_date, []).append(member)
+        dated: dict[dt.date, list[IndexMember]] = {}
+        previous: list[IndexMember] = []
+        for month_end in sorted(month_ends):
+            days = self.market.trading_days(month_end.replace(day=1), month_end)
+            if previous and (code, month_end.year, month_end.month) in DAILY_SNAPSHOT_MONTHS:
+                dated.update({day: previous for day in days[:-1]})
+            elif previous and month_end.month in REVIEW_MONTHS and len(days) > 1:
+                dated[days[0]] = previous
+            dated[month_end] = previous = month_ends[month_end]
+        return [
+            wire_member(asked, member, day)
+            for day in sorted(dated, reverse=True)
+            if start <= day <= end and day not in self.unpublished
+            for member in sorted(dated[day], key=lambda m: m.code)
+        ]
 
     def _calendar(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if params.get("exchange") not in (None, "", "SSE", "SZSE", "BSE"):
@@ -533,6 +610,17 @@ def _garble_valuations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows[0]["total_mv"] = -abs(rows[0]["total_mv"] or 1.0)
     if len(rows) > 1:
         rows[1]["circ_mv"] = "--"
+    return rows
+
+
+def _garble_members(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two corrupted ``index_weight`` rows: a negative weight, and a member code without its
+    exchange."""
+    rows = [dict(r) for r in rows]
+    if rows:
+        rows[0]["weight"] = -abs(rows[0]["weight"] or 1.0)
+    if len(rows) > 1:
+        rows[1]["con_code"] = rows[1]["con_code"][:6]
     return rows
 
 

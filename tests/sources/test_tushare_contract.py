@@ -29,6 +29,7 @@ from stocksync.config import Settings
 from stocksync.datasets import dataset
 from stocksync.domain import Bar, DatasetName, Period
 from stocksync.sim import SimMarket
+from stocksync.sim.members import MEMBER_INDICES
 from stocksync.sources.base import (
     Availability,
     FatalSourceError,
@@ -95,6 +96,11 @@ class TestTushareContract(SourceContract):
         super().test_index_bars_equal_the_truth(source, market)
         for api in ("index_daily", "index_weekly", "index_monthly"):
             assert fake.count(api) == len(self.INDEX_CODES), api  # it really compared
+
+    def test_index_members_equal_the_truth(self, source, fake, market):
+        super().test_index_members_equal_the_truth(source, market)
+        assert fake.count("index_weight") == len(self.MEMBER_INDEX_CODES)  # it really compared
+        assert fake.count("trade_cal") == len(self.MEMBER_INDEX_CODES)
 
     def test_the_sample_covers_the_boards_ex_dates_and_suspensions(self, market):
         secs = {s.code: s for s in market.securities()}
@@ -420,6 +426,136 @@ def test_garbage_index_rows_never_pass_the_checks(source, faults):
     rejected = dataset(DatasetName.INDEX_BARS).check(got, Period.DAILY)[1]
     assert len(rejected) == 2
     assert {r.reason.split()[0] for r in rejected} == {"open", "amount/volume"}
+
+
+# -- index members -----------------------------------------------------------------------
+MEMBER_ASKED = "index_code,con_code,trade_date,weight"
+
+
+def test_index_members_are_asked_for_in_tushares_own_terms(source, fake, market):
+    got = source.index_members(INDEX, START, END)
+    assert got and got == market.index_members(INDEX, START, END)
+    params = {"index_code": "399300.SZ", "start_date": "20241201", "end_date": "20250131"}
+    calendar = {"exchange": "SSE", "start_date": "20241201", "end_date": "20250131"}
+    assert _asked(fake) == [
+        ("index_weight", {**params, "limit": 6000, "offset": 0}, MEMBER_ASKED),
+        ("trade_cal", calendar, "cal_date,is_open"),
+    ]
+
+
+def test_csi_300_answers_only_under_its_shenzhen_code(source, fake, market):
+    asked = {"start_date": ymd(START), "end_date": ymd(END)}
+    assert _wire(fake, "index_weight", index_code=INDEX, **asked) == []  # issues/801
+    wire = _wire(fake, "index_weight", index_code="399300.SZ", **asked)
+    assert list(wire[0]) == ["index_code", "con_code", "trade_date", "weight"]
+    assert {r["index_code"] for r in wire} == {"399300.SZ"}
+    dates = [r["trade_date"] for r in wire]
+    assert dates == sorted(dates, reverse=True)  # newest first
+    month_end = dt.date(2024, 12, 31)
+    truth = {m.code: m.weight for m in market.index_members(INDEX, month_end, month_end)}
+    on_the_wire = {r["con_code"]: r["weight"] for r in wire if r["trade_date"] == "20241231"}
+    assert on_the_wire == truth  # percent, four decimals, codes like 600000.SH
+    assert sum(truth.values()) == pytest.approx(100, abs=0.01)
+    assert all(round(w, 4) == w for w in truth.values())
+    members = source.index_members(INDEX, START, END)
+    assert {m.index_code for m in members} == {INDEX}
+    assert {m.code: m.weight for m in members if m.trade_date == month_end} == truth
+
+
+def test_the_latest_snapshot_of_a_month_is_kept_on_its_last_trading_day(source, fake, market):
+    code, january = "000016.SH", (dt.date(2025, 1, 1), dt.date(2025, 1, 31))
+    wire = _wire(fake, "index_weight", index_code=code, start_date="20250101", end_date="20250131")
+    snapshots = {r["trade_date"] for r in wire}
+    assert snapshots == {"20250102", "20250127"}  # an early snapshot still before the review
+    older = {(r["con_code"], r["weight"]) for r in wire if r["trade_date"] == "20250102"}
+    newer = {(r["con_code"], r["weight"]) for r in wire if r["trade_date"] == "20250127"}
+    assert older != newer
+    got = source.index_members(code, *january)
+    assert got == market.index_members(code, *january)
+    assert {(m.code, m.weight) for m in got} == newer
+    assert {m.trade_date for m in got} == {dt.date(2025, 1, 27)}  # Spring Festival ends it
+
+
+def test_daily_snapshots_make_one_per_month(source, fake, market):
+    code, august = "000905.SH", (dt.date(2011, 8, 1), dt.date(2011, 8, 31))
+    wire = _wire(fake, "index_weight", index_code=code, start_date="20110801", end_date="20110831")
+    assert len({r["trade_date"] for r in wire}) == len(market.trading_days(*august)) > 20
+    got = source.index_members(code, *august)
+    assert got and got == market.index_members(code, *august)
+    assert {m.trade_date for m in got} == {dt.date(2011, 8, 31)}
+
+
+def test_a_snapshot_dated_on_a_closed_day_takes_its_months_last_trading_day(source, monkeypatch):
+    original = fake_tushare.wire_member
+    monkeypatch.setattr(
+        fake_tushare, "wire_member", lambda index, m, day: original(index, m, dt.date(2024, 12, 1))
+    )  # a Sunday: the whole range comes as one snapshot dated 20241201
+    got = source.index_members("000016.SH", START, END)
+    assert got and {m.trade_date for m in got} == {dt.date(2024, 12, 31)}
+
+
+def test_a_month_still_under_way_within_the_range_is_left_out(source, market):
+    mid_january = dt.date(2025, 1, 15)
+    got = source.index_members("000905.SH", START, mid_january)
+    assert got == market.index_members("000905.SH", START, mid_january)
+    assert {m.trade_date for m in got} == {dt.date(2024, 12, 31)}
+
+
+def test_long_member_ranges_are_paged_with_limit_and_offset(fake, faults, market):
+    fake.caps["index_weight"] = 40
+    source = TushareSource(TEST_TOKEN, url=fake.url, timeout_s=TIMEOUT_S, member_page_rows=40)
+    start = dt.date(2023, 1, 1)
+    got = source.index_members(INDEX, start, END)
+    truth = market.index_members(INDEX, start, END)
+    assert got == truth and len(truth) > 200
+    pages = [p for api, p, _ in _asked(fake) if api == "index_weight"]
+    assert [p["limit"] for p in pages] == [40] * len(pages) and len(pages) > 5
+    assert [p["offset"] for p in pages] == list(range(0, 40 * len(pages), 40))
+
+
+def test_members_are_covered_for_the_member_indices_only(source, fake):
+    assert {c for c in MEMBER_INDICES if source.covers_dataset(DatasetName.INDEX_MEMBERS, c)} == (
+        set(MEMBER_INDICES)
+    )
+    assert not source.covers_dataset(DatasetName.INDEX_MEMBERS, "000001.SH")
+    assert source.covers_dataset(DatasetName.INDEX_BARS, "000001.SH")
+    assert source.covers_dataset(DatasetName.BARS, "920047.BJ")
+    with pytest.raises(NoDataError, match=r"000001\.SH"):
+        source.index_members("000001.SH", START, END)
+    assert fake.count() == 0  # refused without spending a call
+
+
+def test_an_empty_member_table_is_not_filled_in(source, fake, market):
+    fake.withheld.add("000016.SH")
+    assert source.index_members("000016.SH", START, END) == []
+    assert fake.count("index_weight") == 1 and fake.count("trade_cal") == 0
+    before_its_base_date = dt.date(2022, 1, 1), dt.date(2022, 6, 30)
+    assert source.index_members("899050.BJ", *before_its_base_date) == []
+
+
+def test_member_calls_have_their_own_bucket_and_errors(fake, faults):
+    quota = RecordingQuota()
+    source = make_source(fake, quota)
+    assert source.index_members(INDEX, START, END)
+    assert quota.calls == [("tushare.index_weight", 200), ("tushare.trade_cal", 200)]
+    fake.force(40203, per_minute_message(80))
+    with pytest.raises(RateLimitedError) as info:
+        source.index_members(INDEX, START, END)
+    assert info.value.bucket == "tushare.index_weight" and info.value.limit_per_minute == 80
+    fake.force(40203, MSG_PERMISSION)  # index_weight needs 2,000 points
+    with pytest.raises(FatalSourceError):
+        source.index_members(INDEX, START, END)
+    faults.set(server_error=True)
+    with pytest.raises(TransientSourceError, match="HTTP error"):
+        source.index_members(INDEX, START, END)
+
+
+def test_garbage_members_never_pass_the_checks(source, faults):
+    faults.set(garbage=True)
+    got = source.index_members("000905.SH", START, END)
+    rejected = dataset(DatasetName.INDEX_MEMBERS).check(got, Period.MONTHLY)[1]
+    assert len(rejected) == 2
+    assert {r.reason.split()[0] for r in rejected} == {"weight", "member"}
 
 
 # -- empty replies: "no data" only when the source positively says so --------------------

@@ -4,6 +4,7 @@ client library (``tushare.pro_api``), redirected by ``STOCKSYNC_TUSHARE_URL``.
 - :mod:`.client`: the one gate every call passes (quota, client, error classification);
 - :mod:`.rows`: tushare's units and formats to canonical rows;
 - :mod:`.indices`: index bars (``index_daily`` / ``index_weekly`` / ``index_monthly``);
+- :mod:`.members`: index members and weights (``index_weight``), one snapshot a month;
 - :mod:`.source`: :class:`TushareSource` and :func:`build_tushare_source`.
 """
 

@@ -1,5 +1,5 @@
-"""``TushareSource``: bars, factors, valuations, index bars, calendar and securities from
-tushare pro."""
+"""``TushareSource``: bars, factors, valuations, index bars, index members, calendar and
+securities from tushare pro."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from stocksync.config import Settings
-from stocksync.domain import AdjFactor, Bar, DatasetName, IndexBar, Period, Security, Valuation
+from stocksync.domain import (
+    AdjFactor,
+    Bar,
+    DatasetName,
+    IndexBar,
+    IndexMember,
+    Period,
+    Security,
+    Valuation,
+)
 from stocksync.sources.base import (
     ALL_PERIODS,
     Availability,
@@ -25,7 +34,7 @@ from stocksync.sources.base import (
     TransientSourceError,
     catalogue,
 )
-from stocksync.sources.tushare import indices, rows
+from stocksync.sources.tushare import indices, members, rows
 from stocksync.sources.tushare.client import (
     BEIJING,
     PAGE_ROWS,
@@ -59,7 +68,8 @@ class TushareSource(Source):
     """tushare pro: both request shapes for daily, weekly and monthly bars, adjustment factors
     and daily valuations (``daily_basic``, which needs 2,000 points) per stock and per date, the
     SSE calendar and the securities list (listed, delisted, paused); daily, weekly and monthly
-    bars of one index over a range.
+    bars of one index over a range; monthly member snapshots of the main indices but the SSE
+    Composite (``index_weight``).
 
     Every call goes through :class:`TushareClient`: the shared ``quota`` first (with
     :attr:`calls_per_minute`, tightened to the per-minute limit tushare reports), then the
@@ -73,6 +83,9 @@ class TushareSource(Source):
             DatasetName.ADJ_FACTORS: Offer(frozenset(Shape)),
             DatasetName.VALUATIONS: Offer(frozenset(Shape), omits_suspended=True),
             DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
+            DatasetName.INDEX_MEMBERS: Offer(
+                frozenset({Shape.STOCK_BY_RANGE}), frozenset({Period.MONTHLY})
+            ),
         }
     )
 
@@ -88,6 +101,7 @@ class TushareSource(Source):
         today: Callable[[], dt.date] = _beijing_today,
         limit_window_s: float = PER_MINUTE_WAIT_S,
         index_page_rows: Mapping[str, int] = indices.INDEX_PAGE_ROWS,
+        member_page_rows: int = members.MEMBER_PAGE_ROWS,
     ) -> None:
         self._client = TushareClient(
             token,
@@ -100,6 +114,7 @@ class TushareSource(Source):
         )
         self._today = today
         self._index_page_rows = dict(index_page_rows)
+        self._member_page_rows = member_page_rows
         self._lock = threading.Lock()
         self._known_codes: frozenset[str] = frozenset()
         self._known_at = -CODES_REFRESH_S
@@ -280,6 +295,28 @@ class TushareSource(Source):
         if not bars and (unknown := indices.unknown_index(code)):
             raise unknown
         return bars
+
+    def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
+        """Members of the main indices but the SSE Composite; every code for the rest."""
+        if dataset is DatasetName.INDEX_MEMBERS:
+            return code in members.MEMBER_INDICES
+        return self.covers(code)
+
+    def index_members(self, code: str, start: dt.date, end: dt.date) -> list[IndexMember]:
+        """Monthly snapshots of the index ``code``'s members dated within ``[start, end]``, from
+        ``index_weight`` (paged; CSI 300 is asked as ``399300.SZ``). tushare's snapshot dates
+        are irregular, so of each month the latest snapshot it has is kept and dated on the
+        month's last trading day, which one ``trade_cal`` call per reply with rows finds. An
+        empty reply for a member index is [] (the completeness check sees the missing months);
+        NoDataError, without a call, for an index tushare has no members of here."""
+        if code not in members.MEMBER_INDICES:
+            raise NoDataError(self.name, f"tushare has no members of the index {code}")
+        wire = members.fetch_member_rows(self._client, code, start, end, self._member_page_rows)
+        found = self._convert(members.MEMBER_API, lambda: members.snapshots(code, wire))
+        if not found:
+            return []
+        days = self.trading_days(*members.months_spanned(found))
+        return members.monthly(code, found, days, start, end)
 
     # -- valuations ----------------------------------------------------------------------
     def market_valuations(self, trade_date: dt.date) -> list[Valuation]:
