@@ -39,6 +39,14 @@ close and preclose (weekly/monthly: from the previous period's close, which thos
 carry). An index has no turnover, trading status, ST flag or valuation: ``turn``,
 ``tradestatus``, ``isST``, ``peTTM`` and ``pbMRQ`` are empty strings, and every ``adjustflag``
 gives the same levels. Paging, compression and faults are those of the stocks' k-data.
+
+``query_hs300_stocks`` / ``query_sz50_stocks`` / ``query_zz500_stocks`` (types 61/63/65, not
+compressed) answer the members of 000300.SH / 000016.SH / 000905.SH as of the request's
+``date`` (``""``: today, or the calendar's end when today is past it) from the sim's members,
+with fields ``updateDate, code, code_name`` (``2018-11-26, sh.600000, 浦发银行``) and no
+weights: ``updateDate`` is the Monday on or before that date (baostock updates weekly), and a
+date before the index's first day has no members. The reply echoes ``date`` and the fields.
+``stale_members`` answers as of a later date than asked (a reply that cannot be the answer).
 """
 
 from __future__ import annotations
@@ -59,10 +67,11 @@ from typing import ClassVar
 
 from faults import Faults  # type: ignore[import-not-found]
 
-from stocksync.datasets.indices import MAIN_INDICES
+from stocksync.datasets.indices import MAIN_INDICES, index_info
 from stocksync.domain import Bar, Exchange, Period
 from stocksync.sim import SimMarket
 from stocksync.sim.calendar import CALENDAR_END, CALENDAR_START
+from stocksync.sim.members import sim_members
 
 VERSION = "00.9.40"
 SPLIT = "\x01"
@@ -70,7 +79,10 @@ HEADER_LENGTH = 21
 END = b"<![CDATA[]]>\n"
 PAGE_ROWS = 2000
 COMPRESSED = frozenset({"96", "99", "9B", "9D"})
-REPLY_TYPE = {"00": "01", "02": "03", "15": "16", "33": "34", "45": "46", "95": "96"}
+REPLY_TYPE = {
+    "00": "01", "02": "03", "15": "16", "33": "34", "45": "46", "61": "62", "63": "64",
+    "65": "66", "95": "96",
+}  # fmt: skip
 ERROR_TYPE = "04"
 
 OK = "0"
@@ -96,6 +108,13 @@ PERIOD_FIELDS = (
     "date", "code", "open", "high", "low", "close", "volume", "amount", "adjustflag", "turn",
     "pctChg",
 )  # baostock's weekly/monthly bars have no preclose, tradestatus or isST  # fmt: skip
+MEMBER_FIELDS = "updateDate,code,code_name"
+# message type -> (method, the index whose members it serves)
+MEMBER_QUERIES = {
+    "61": ("query_hs300_stocks", "000300.SH"),
+    "63": ("query_sz50_stocks", "000016.SH"),
+    "65": ("query_zz500_stocks", "000905.SH"),
+}
 FREQUENCIES = {"d": Period.DAILY, "w": Period.WEEKLY, "m": Period.MONTHLY}
 INDEX_HISTORY_START = dt.date(2006, 1, 1)  # baostock's index bars begin here
 # Non-stocks baostock lists in query_stock_basic (type 2 index, 5 ETF): an adapter must skip them.
@@ -178,6 +197,7 @@ class FakeBaostockServer:
         self.drop_from_page = 0  # close the connection on k-data requests for this page or later
         self.answer_with = ""  # serve k-data of this bs code whatever the request asks for
         self.negative_loss_pe = False  # a loss-making stock's peTTM: negative instead of empty
+        self.stale_members = 0  # answer members queries as of this many days after the date
         self._generation = 0  # bumped by expire_sessions(): older logins no longer count
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -219,6 +239,7 @@ class FakeBaostockServer:
         self.drop_from_page = 0
         self.answer_with = ""
         self.negative_loss_pe = False
+        self.stale_members = 0
         return self.faults
 
     def expire_sessions(self) -> None:
@@ -558,11 +579,35 @@ class FakeBaostockServer:
              "code,dividOperateDate,foreAdjustFactor,backAdjustFactor,adjustFactor"],
         )  # fmt: skip
 
+    def _members(self, request: Request, reply_type: str, garbage: bool) -> bytes:
+        method, user, page, size, date = _fields(request, 5)
+        expected, index_code = MEMBER_QUERIES[request.msg_type]
+        if method != expected:
+            raise Refused(MESSAGE_ERROR, "消息格式不正确")
+        if date:
+            day, _ = _dates(date, date)
+        else:
+            day = min(dt.date.today(), CALENDAR_END)
+        day += dt.timedelta(days=self.stale_members)
+        rows = []
+        if day >= index_info(index_code).since:
+            monday = (day - dt.timedelta(days=day.weekday())).isoformat()
+            securities = self.market.securities()
+            names = {s.code: s.name for s in securities}
+            rows = sorted(
+                [monday, bs_code(m.code), names[m.code]]
+                for m in sim_members(self.market.seed, securities, index_code, day)
+            )
+        return _page(reply_type, method, user, page, size, rows, [date, MEMBER_FIELDS])
+
     _queries: ClassVar[dict[str, Callable[[FakeBaostockServer, Request, str, bool], bytes]]] = {
         "95": _k_data,
         "33": _trade_dates,
         "45": _stock_basic,
         "15": _adjust_factor,
+        "61": _members,
+        "63": _members,
+        "65": _members,
     }
 
 

@@ -47,6 +47,12 @@ LONG_CODE = "000006.SZ"  # listed since 1991: ~4,900 daily bars since 2005, thre
 A, B = "000945.SZ", "600399.SH"
 LOSS_CODE = "600540.SH"  # loss-making (no P/E) and trading every day of START..END
 INDEX = "000300.SH"
+MEMBER_QUERY = {
+    "000300.SH": "query_hs300_stocks",
+    "000016.SH": "query_sz50_stocks",
+    "000905.SH": "query_zz500_stocks",
+}
+MONTH_ENDS = [dt.date(2024, 12, 31), dt.date(2025, 1, 27)]  # January 2025 ends before the holiday
 INDEX_QUERY = {  # baostock's index fields: daily bars have a preclose, weekly/monthly ones not
     "d": "date,code,open,high,low,close,preclose,volume,amount,pctChg",
     "w": "date,code,open,high,low,close,volume,amount,adjustflag,turn,pctChg",
@@ -122,6 +128,7 @@ class TestBaostockContract(SourceContract):
     TIMEOUT_S = TIMEOUT_S
     COMPARED = (*CORE_FIELDS, "turnover_pct", "trade_status", "is_st")
     VALUATION_FIELDS = ("pe_ttm", "pb")  # baostock serves no market value
+    MEMBER_WEIGHTS = False  # baostock's member lists carry no weights
 
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
         # baostock's weekly/monthly bars have no isST field: the adapter reports False there
@@ -290,6 +297,162 @@ class TestBaostockContract(SourceContract):
         monkeypatch.setattr("stocksync.sources.baostock.indices.index_bar", broken)
         with pytest.raises(SourceBug, match="KeyError"):  # a bug is never taken for bad data
             source.fetch(index_bars, Period.DAILY, code=INDEX, start=START, end=END)
+
+    # -- index members -------------------------------------------------------------------
+    def test_members_are_asked_per_index_as_of_each_month_end(self, source, server, market):
+        for code, method in MEMBER_QUERY.items():
+            server.stats.requests.clear()
+            got = source.index_members(code, START, END)
+            assert {m.trade_date for m in got} == set(MONTH_ENDS)
+            assert all(m.weight is None for m in got)
+            asked = [(r.method, r.fields[4:]) for r in server.stats.requests if r.method != "login"]
+            assert asked == [
+                ("query_trade_dates", [START.isoformat(), "2025-01-31"]),
+                *((method, [d.isoformat()]) for d in MONTH_ENDS),
+            ], code
+            kinds = {r.msg_type for r in server.stats.requests if r.method == method}
+            assert kinds == {{"000300.SH": "61", "000016.SH": "63", "000905.SH": "65"}[code]}
+        # December's and January's sets differ (the January review): each is its own date's
+        december, january = (
+            {m.code for m in market.index_members(INDEX, d, d)} for d in MONTH_ENDS
+        )
+        assert december != january
+
+    def test_the_members_reply_is_baostocks(self, source, market):
+        names = {s.code: s.name for s in market.securities()}
+        truth = market.index_members(INDEX, MONTH_ENDS[0], MONTH_ENDS[0])
+        for day in (*MONTH_ENDS, dt.date(2025, 1, 29)):  # a Wednesday of the holiday too
+            rows = source._records(
+                "members", lambda bs, d=day: bs.query_hs300_stocks(date=d.isoformat())
+            )
+            assert rows and list(rows[0]) == ["updateDate", "code", "code_name"]
+            update = dt.date.fromisoformat(rows[0]["updateDate"])
+            assert update.weekday() == 0 and day - dt.timedelta(days=6) <= update <= day
+            assert {r["updateDate"] for r in rows} == {update.isoformat()}
+            assert all(r["code_name"] == names[r["code"][3:] + "." + r["code"][:2].upper()]
+                       for r in rows)  # fmt: skip
+            if day == MONTH_ENDS[0]:
+                assert [r["code"] for r in rows] == sorted(bs_code(m.code) for m in truth)
+        today = min(dt.date.today(), dt.date(2026, 12, 31))
+        latest = source._records("latest", lambda bs: bs.query_sz50_stocks())  # date ""
+        assert latest and {r["updateDate"] for r in latest} == {
+            (today - dt.timedelta(days=today.weekday())).isoformat()
+        }
+
+    def test_only_three_indices_have_members(self, source, server):
+        for code in MEMBER_QUERY:
+            assert source.covers_dataset(DatasetName.INDEX_MEMBERS, code)
+        for code in ("399001.SZ", "000001.SH", "000852.SH", "399006.SZ", "899050.BJ"):
+            assert not source.covers_dataset(DatasetName.INDEX_MEMBERS, code), code
+            with pytest.raises(FatalSourceError, match="no members"):
+                source.index_members(code, START, END)
+        # the other datasets keep their coverage
+        assert source.covers_dataset(DatasetName.INDEX_BARS, "399001.SZ")
+        assert source.covers_dataset(DatasetName.BARS, "000001.SZ")
+        assert not source.covers_dataset(DatasetName.INDEX_BARS, "899050.BJ")
+        ctx = SimpleNamespace(
+            sources=SimpleNamespace(get=lambda name: source),
+            breaker=SimpleNamespace(state=lambda name: SimpleNamespace(open=False, until=None)),
+        )
+        run = SimpleNamespace(spec=SimpleNamespace(sources=("baostock",)))
+        wanted = [DatasetName.INDEX_MEMBERS]
+        for code, served in (("399001.SZ", []), ("000001.SH", []), ("000905.SH", [source])):
+            item = SimpleNamespace(code=code, period=Period.MONTHLY)
+            assert candidates(ctx, run, item, wanted, Attempt()) == served, code
+        assert server.stats.requests == []
+
+    def test_members_cost_one_query_per_month_end_and_the_calendar(self, source, server, market):
+        members = dataset(DatasetName.INDEX_MEMBERS)
+        first, last = dt.date(2024, 1, 1), dt.date(2024, 12, 20)  # December not over by the 20th
+        got = source.fetch(members, Period.MONTHLY, code="000905.SH", start=first, end=last)
+        assert self.member_view(got) == self.member_view(
+            market.index_members("000905.SH", first, last)
+        )
+        assert len({m.trade_date for m in got}) == 11
+        assert server.stats.count("query_trade_dates") == 1
+        assert server.stats.count("query_zz500_stocks") == 11
+        assert server.stats.count("login") == 1
+        # before the index's first day nothing is asked; a range without a month end asks none
+        server.stats.requests.clear()
+        got = source.index_members("000905.SH", dt.date(2006, 6, 1), dt.date(2007, 3, 31))
+        truth = market.index_members("000905.SH", dt.date(2006, 6, 1), dt.date(2007, 3, 31))
+        assert self.member_view(got) == self.member_view(truth)
+        assert [d.month for d in sorted({m.trade_date for m in got})] == [1, 2, 3]
+        calendar = [r.fields[4:] for r in server.stats.requests if r.method == "query_trade_dates"]
+        assert calendar == [["2007-01-15", "2007-03-31"]]  # CSI 500's first day on
+        assert server.stats.count("query_zz500_stocks") == 3
+        server.stats.requests.clear()
+        assert source.index_members(INDEX, dt.date(2025, 3, 3), dt.date(2025, 3, 14)) == []
+        assert [r.method for r in server.stats.requests] == ["query_trade_dates"]
+        server.stats.requests.clear()
+        assert source.index_members(INDEX, dt.date(2004, 1, 1), dt.date(2004, 12, 31)) == []
+        assert server.stats.requests == []  # CSI 300 begins in 2005
+
+    def test_members_replies_are_checked(self, source, server, faults):
+        server.stale_members = 7  # the set of a later date is never the answer
+        with pytest.raises(TransientSourceError, match="out of step"):
+            source.index_members(INDEX, START, END)
+        server.stale_members = 0
+        assert server.stats.count("login") == 1
+        assert source.index_members(INDEX, START, END)
+        assert server.stats.count("login") == 2  # the suspect session was dropped
+        for fault in ("server_error", "bad_json", "drop"):
+            faults.clear()
+            faults.set(**{fault: True})
+            with pytest.raises(TransientSourceError):
+                source.index_members(INDEX, START, END)
+        faults.clear()
+        faults.set(rate_limit=True)
+        with pytest.raises(RateLimitedError):
+            source.index_members(INDEX, START, END)
+        faults.clear()
+
+    def test_no_members_on_any_month_end_is_no_data(self, source, server, monkeypatch):
+        # asked before the index's first day, the server has no members (an empty reply)
+        monkeypatch.setattr(
+            "stocksync.sources.baostock.members.first_day", lambda code, start: start
+        )
+        with pytest.raises(NoDataError, match=r"no members of 000905\.SH"):
+            source.index_members("000905.SH", dt.date(2006, 1, 1), dt.date(2006, 3, 31))
+        assert server.stats.count("query_zz500_stocks") == 3
+
+    def test_a_members_query_without_a_login_is_transient(self, source, server, monkeypatch):
+        from stocksync.sources.baostock.session import library
+
+        assert source.index_members(INDEX, START, END)
+        # the sector queries read the login's user_id before their try: without one the client
+        # raises AttributeError instead of answering 10001001
+        monkeypatch.delattr(library().context, "user_id")
+        with pytest.raises(AttributeError):
+            library().bs.query_hs300_stocks(date=END.isoformat())
+        with pytest.raises(TransientSourceError, match="AttributeError"):
+            source._members_on(INDEX, "query_hs300_stocks", END)
+        assert source.index_members(INDEX, START, END)  # logged in again, user_id set anew
+        assert server.stats.count("login") == 2
+        # a query that checks the login (the calendar) answers 10001001 and logs in again
+        monkeypatch.delattr(library().context, "user_id")
+        assert source.index_members(INDEX, START, END)
+        assert server.stats.count("login") == 3
+
+    def test_unreadable_members_are_transient_and_bugs_are_bugs(self, source, monkeypatch):
+        members = dataset(DatasetName.INDEX_MEMBERS)
+        real = source._records
+
+        def garbled(what, call):
+            rows = real(what, call)
+            return [{**r, "code": "sh.12345"} for r in rows] if "members" in what else rows
+
+        monkeypatch.setattr(source, "_records", garbled)
+        with pytest.raises(TransientSourceError, match="unreadable member"):
+            source.fetch(members, Period.MONTHLY, code=INDEX, start=START, end=END)
+        monkeypatch.undo()
+
+        def broken(*args: object) -> None:
+            raise KeyError("deliberate")
+
+        monkeypatch.setattr("stocksync.sources.baostock.members.snapshot", broken)
+        with pytest.raises(SourceBug, match="KeyError"):
+            source.fetch(members, Period.MONTHLY, code=INDEX, start=START, end=END)
 
     # -- valuations ---------------------------------------------------------------------
     def test_valuations_equal_the_truth(self, source, market, server):

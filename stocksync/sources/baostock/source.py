@@ -1,5 +1,5 @@
-"""The baostock adapter: per-stock bars, factors, valuations, index bars, securities and calendar,
-classified errors.
+"""The baostock adapter: per-stock bars, factors, valuations, index bars and members, securities
+and calendar, classified errors.
 
 Every call goes through :meth:`BaostockSource._query`: blacklist memory, call quota, the
 process's session lock, login when needed, the library call and all its pages under a
@@ -20,8 +20,17 @@ from typing import Any
 
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, IndexBar, Period, Security, Valuation
-from stocksync.sources.baostock import indices
+from stocksync.domain import (
+    AdjFactor,
+    Bar,
+    DatasetName,
+    IndexBar,
+    IndexMember,
+    Period,
+    Security,
+    Valuation,
+)
+from stocksync.sources.baostock import indices, members
 from stocksync.sources.baostock import rows as wire
 from stocksync.sources.baostock.session import (
     OK,
@@ -73,7 +82,8 @@ SYSTEM_ERROR = "10005001"
 
 class BaostockSource(Source):
     """baostock: per-stock daily/weekly/monthly bars, factors, daily valuations (P/E and P/B
-    only), bars of the SH and SZ indices, securities and the calendar; nothing of Beijing."""
+    only), bars of the SH and SZ indices, members of CSI 300, SSE 50 and CSI 500 (no weights),
+    securities and the calendar; nothing of Beijing."""
 
     name = NAME
     serves = catalogue(
@@ -82,6 +92,9 @@ class BaostockSource(Source):
             DatasetName.ADJ_FACTORS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.VALUATIONS: Offer(frozenset({Shape.STOCK_BY_RANGE}), omits_suspended=True),
             DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
+            DatasetName.INDEX_MEMBERS: Offer(
+                frozenset({Shape.STOCK_BY_RANGE}), frozenset({Period.MONTHLY})
+            ),
         }
     )
 
@@ -116,6 +129,12 @@ class BaostockSource(Source):
     def covers(self, code: str) -> bool:
         """Every stock and index of Shanghai and Shenzhen, none of Beijing."""
         return wire.covered(code)
+
+    def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
+        """Members of 000300.SH, 000016.SH and 000905.SH only; otherwise :meth:`covers`."""
+        if dataset is DatasetName.INDEX_MEMBERS:
+            return members.covered(code)
+        return self.covers(code)
 
     def availability(self) -> Availability:
         """The library imports and the server answers a login within a few seconds."""
@@ -219,6 +238,23 @@ class BaostockSource(Source):
         rows = self._k_rows(canonical, bs_code, period, start, end, _RAW, fields)
         return indices.index_bars(canonical, period, start, end, rows)
 
+    def index_members(self, code: str, start: dt.date, end: dt.date) -> list[IndexMember]:
+        """The members of ``code`` as of each month's last trading day within [start, end]
+        (from the index's first day on): one calendar query, then one members query per month
+        end. Weights are None. NoDataError when baostock has members on none of them."""
+        canonical, query = members.query_of(code)
+        first = members.first_day(canonical, start)
+        if first > end:
+            return []
+        days = self.trading_days(first, members.calendar_end(end))
+        out: list[IndexMember] = []
+        asked = members.month_ends(days, first, end)
+        for day in asked:
+            out += members.snapshot(canonical, day, self._members_on(canonical, query, day))
+        if asked and not out:
+            raise NoDataError(NAME, f"no members of {canonical} from {first} to {end}")
+        return out
+
     def close(self) -> None:
         """Log out (best effort, briefly) and close the process's baostock connection."""
         with SESSION.lock:
@@ -280,6 +316,16 @@ class BaostockSource(Source):
             with SESSION.lock:
                 SESSION.drop()
             raise TransientSourceError(NAME, f"reply out of step with the request for {canonical}")
+        return rows
+
+    def _members_on(self, canonical: str, query: str, day: dt.date) -> list[dict[str, str]]:
+        """The rows of one members query as of ``day``, checked to answer it."""
+        what = f"members of {canonical} on {day}"
+        rows = self._records(what, lambda bs: getattr(bs, query)(date=day.isoformat()))
+        if not members.answers(day, rows):
+            with SESSION.lock:
+                SESSION.drop()
+            raise TransientSourceError(NAME, f"{what}: reply out of step with the request")
         return rows
 
     def _records(self, what: str, call: Callable[[Any], Any]) -> list[dict[str, str]]:
