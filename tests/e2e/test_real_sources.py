@@ -15,6 +15,7 @@ from stocksync.context import build_context
 from stocksync.datasets.indices import MAIN_INDICES
 from stocksync.domain import Period
 from stocksync.runs import service as runs
+from stocksync.sim.members import MEMBER_INDICES
 from stocksync.sources.sim import sim_market
 from workers.dispatch import CeleryDispatcher
 
@@ -206,7 +207,7 @@ def test_a_sync_through_each_real_client_stores_the_truths_bars_factors_and_indi
         workers.start("w1", **(configured.as_env() | env))
         run_ctx, created = start_run(configured, {
             "start_date": start.isoformat(), "end_date": end.isoformat(), "symbols": codes,
-            "datasets": ["bars", "adj_factors", "valuations", "index_bars"],
+            "datasets": ["bars", "adj_factors", "valuations", "index_bars", "index_members"],
         })  # fmt: skip
         view = wait_for(lambda: finished(run_ctx, created.run_id), timeout=180, interval=0.5)
         assert view["status"] == "success", view
@@ -241,6 +242,19 @@ def test_a_sync_through_each_real_client_stores_the_truths_bars_factors_and_indi
             "SELECT code, trade_date, close, volume FROM index_bars WHERE period = 'daily'"
         )).all()  # fmt: skip
     assert {(c, d, float(x), int(v)) for c, d, x, v in levels} == true_levels
+
+    member_indices = {"tushare": MEMBER_INDICES, "baostock": ("000300.SH", "000016.SH",
+                                                            "000905.SH"), "akshare": ()}[source]  # fmt: skip
+    true_members = {
+        (m.index_code, m.trade_date, m.code, m.weight if source == "tushare" else None)
+        for code in member_indices
+        for m in market.index_members(code, start, end)
+    }
+    with ctx.engine.connect() as conn:
+        members = conn.execute(
+            text("SELECT index_code, trade_date, code, weight FROM index_members")
+        ).all()
+    assert {(i, d, c, None if w is None else float(w)) for i, d, c, w in members} == true_members
 
     factors = oracle.stored_factors(ctx.engine)
     true_factors = oracle.expected_factors(days, codes=set(codes))
