@@ -46,13 +46,15 @@ def bar_dates(period: Period, start: dt.date, end: dt.date) -> list[dt.date]:
     return [days[i] for i in range(lo, hi) if i == last or key(days[i + 1]) != key(days[i])]
 
 
-def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+def column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """The values of the reply's column ``name``; ValueError when the reply has none."""
     if name not in frame.columns:
         raise ValueError(f"the reply has no column {name}")
     return list(frame[name].tolist())
 
 
-def _number(value: Any, what: str) -> float:
+def finite(value: Any, what: str) -> float:
+    """``value`` as a finite number; ValueError naming ``what`` when it is missing."""
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{what} is missing")
@@ -67,13 +69,16 @@ def _optional(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _day(value: Any) -> dt.date:
+def day_of(value: Any) -> dt.date:
+    """A reply's date cell (a date, a datetime or ``YYYY-MM-DD…`` text) as a date."""
     if value is None or pd.isna(value):
         raise ValueError("date is missing")
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value.strip()[:10])
     raise ValueError(f"bad date {value!r}")
 
 
@@ -82,22 +87,22 @@ def bars(frame: pd.DataFrame, code: str, period: Period) -> list[Bar]:
     names = ("日期", "开盘", "收盘", "最高", "最低", "成交量", "成交额", "涨跌额", "换手率")
     out: list[Bar] = []
     for day, o, c, h, lo, lots, amount, change, turnover in zip(
-        *(_column(frame, name) for name in names), strict=True
+        *(column(frame, name) for name in names), strict=True
     ):
-        close = _number(c, "收盘")
-        pre_close = round(close - _number(change, "涨跌额"), 2)
+        close = finite(c, "收盘")
+        pre_close = round(close - finite(change, "涨跌额"), 2)
         out.append(
             Bar(
                 code=code,
                 period=period,
-                trade_date=_day(day),
-                open=_number(o, "开盘"),
-                high=_number(h, "最高"),
-                low=_number(lo, "最低"),
+                trade_date=day_of(day),
+                open=finite(o, "开盘"),
+                high=finite(h, "最高"),
+                low=finite(lo, "最低"),
                 close=close,
                 pre_close=pre_close,
-                volume=round(_number(lots, "成交量") * 100),  # 手 → shares
-                amount=round(_number(amount, "成交额"), 2),
+                volume=round(finite(lots, "成交量") * 100),  # 手 → shares
+                amount=round(finite(amount, "成交额"), 2),
                 turnover_pct=_optional(turnover),
                 pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if pre_close > 0 else None,
             )
@@ -108,11 +113,11 @@ def bars(frame: pd.DataFrame, code: str, period: Period) -> list[Bar]:
 def closes(frame: pd.DataFrame) -> dict[dt.date, float]:
     """Close by date from a ``stock_zh_a_hist`` frame."""
     out: dict[dt.date, float] = {}
-    for day, close in zip(_column(frame, "日期"), _column(frame, "收盘"), strict=True):
-        value = _number(close, "收盘")
+    for day, close in zip(column(frame, "日期"), column(frame, "收盘"), strict=True):
+        value = finite(close, "收盘")
         if value <= 0:
             raise ValueError(f"close {value} on {day}")
-        out[_day(day)] = value
+        out[day_of(day)] = value
     return out
 
 
@@ -139,8 +144,8 @@ def _securities(
     if frame.empty:
         return
     code_col, name_col, list_col, delist_col = columns
-    delists = _column(frame, delist_col) if delist_col else [None] * len(frame)
-    codes, names, listed_on = (_column(frame, c) for c in (code_col, name_col, list_col))
+    delists = column(frame, delist_col) if delist_col else [None] * len(frame)
+    codes, names, listed_on = (column(frame, c) for c in (code_col, name_col, list_col))
     for raw_code, name, listed, delisted in zip(codes, names, listed_on, delists, strict=True):
         digits = str(raw_code).strip().split(".")[0].zfill(6)
         if len(digits) != 6 or not digits.isdigit() or _exchange(digits) is not exchange:

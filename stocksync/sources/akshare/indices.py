@@ -123,48 +123,29 @@ def index_bars(frame: pd.DataFrame, code: str, period: Period) -> list[IndexBar]
     names = ("日期", "开盘", "收盘", "最高", "最低", "成交量", "成交额", "振幅", "涨跌额")
     out: list[IndexBar] = []
     for day, o, c, h, lo, lots, amount, amplitude, change in zip(
-        *(_column(frame, name) for name in names), strict=True
+        *(frames.column(frame, name) for name in names), strict=True
     ):
-        high, low, close = _number(h, "最高"), _number(lo, "最低"), _number(c, "收盘")
-        moved = _number(change, "涨跌额")
-        first = high > low and moved == 0 and _number(amplitude, "振幅") == 0
+        high, low, close = (
+            frames.finite(h, "最高"),
+            frames.finite(lo, "最低"),
+            frames.finite(c, "收盘"),
+        )
+        moved = frames.finite(change, "涨跌额")
+        first = high > low and moved == 0 and frames.finite(amplitude, "振幅") == 0
         pre_close = None if first else round(close - moved, 2)
         out.append(
             IndexBar(
                 code=code,
                 period=period,
-                trade_date=_day(day),
-                open=_number(o, "开盘"),
+                trade_date=frames.day_of(day),
+                open=frames.finite(o, "开盘"),
                 high=high,
                 low=low,
                 close=close,
                 pre_close=pre_close,
-                volume=round(_number(lots, "成交量") * 100),
-                amount=round(_number(amount, "成交额"), 2),
+                volume=round(frames.finite(lots, "成交量") * 100),
+                amount=round(frames.finite(amount, "成交额"), 2),
                 pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if pre_close else None,
             )
         )
     return out
-
-
-def _column(frame: pd.DataFrame, name: str) -> list[Any]:
-    if name not in frame.columns:
-        raise ValueError(f"the reply has no column {name}")
-    return list(frame[name].tolist())
-
-
-def _number(value: Any, what: str) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{what} is missing")
-    return number
-
-
-def _day(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value.strip()[:10])
-    raise ValueError(f"bad date {value!r}")

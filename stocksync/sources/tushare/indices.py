@@ -13,14 +13,13 @@ monthly bars dated on the period's last trading day; levels in points, ``vol`` i
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping
 
 from stocksync.datasets.indices import MAIN_INDICES
 from stocksync.domain import IndexBar, Period
 from stocksync.sources.base import NoDataError
 from stocksync.sources.tushare.client import SOURCE, TushareClient
-from stocksync.sources.tushare.rows import BAR_FIELDS, Row, number, parse_day, ymd
+from stocksync.sources.tushare.rows import BAR_FIELDS, Row, bar_values, ymd
 
 INDEX_FIELDS = BAR_FIELDS  # the columns stock bars are read from, under the same names
 INDEX_API = {
@@ -41,24 +40,8 @@ def index_bars(period: Period, rows: Iterable[Row]) -> list[IndexBar]:
     volume or amount is missing keeps ``amount`` NaN, so validation rejects it rather than
     storing volume 0."""
     found: dict[tuple[str, dt.date], IndexBar] = {}
-    for code, day, o, h, lo, c, pre, vol, amount in rows:
-        close, pre_close = number(c), number(pre)
-        lots, thousands = number(vol), number(amount)
-        sound = math.isfinite(lots) and math.isfinite(thousands)
-        known_pre = math.isfinite(pre_close) and pre_close != 0
-        bar = IndexBar(
-            code=str(code),
-            period=period,
-            trade_date=parse_day(day),
-            open=number(o),
-            high=number(h),
-            low=number(lo),
-            close=close,
-            pre_close=pre_close if math.isfinite(pre_close) else None,
-            volume=round(lots * 100) if sound else 0,
-            amount=round(thousands * 1000, 2) if sound else math.nan,
-            pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if known_pre else None,
-        )
+    for row in rows:
+        bar = IndexBar(**bar_values(period, row))
         found.setdefault((bar.code, bar.trade_date), bar)  # a row repeated across two pages
     return [found[key] for key in sorted(found)]
 

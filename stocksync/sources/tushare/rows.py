@@ -44,31 +44,34 @@ def number(value: object) -> float:
     return math.nan if missing(value) else float(value)  # type: ignore[arg-type]
 
 
+def bar_values(period: Period, row: Row) -> dict[str, Any]:
+    """The canonical fields of one ``BAR_FIELDS`` row, stock's or index's alike: lots × 100 →
+    shares, thousands × 1000 → yuan, ``pct_chg`` by the truth's formula rather than tushare's
+    own rounding of it. A row whose volume or amount is missing keeps ``amount`` NaN, so
+    validation rejects it rather than storing volume 0."""
+    code, day, o, h, lo, c, pre, vol, amount = row
+    close, pre_close = number(c), number(pre)
+    lots, thousands = number(vol), number(amount)
+    sound = math.isfinite(lots) and math.isfinite(thousands)
+    known_pre = math.isfinite(pre_close) and pre_close != 0
+    return {
+        "code": str(code),
+        "period": period,
+        "trade_date": parse_day(day),
+        "open": number(o),
+        "high": number(h),
+        "low": number(lo),
+        "close": close,
+        "pre_close": pre_close if math.isfinite(pre_close) else None,
+        "volume": round(lots * 100) if sound else 0,
+        "amount": round(thousands * 1000, 2) if sound else math.nan,
+        "pct_chg": round((close / pre_close - 1.0) * 100.0, 4) if known_pre else None,
+    }
+
+
 def bars(period: Period, rows: Iterable[Row]) -> list[Bar]:
-    """``BAR_FIELDS`` rows as bars sorted by (code, date). A row whose volume or amount is
-    missing keeps ``amount`` NaN, so validation rejects it rather than storing volume 0."""
-    found = []
-    for code, day, o, h, lo, c, pre, vol, amount in rows:
-        close, pre_close = number(c), number(pre)
-        lots, thousands = number(vol), number(amount)
-        sound = math.isfinite(lots) and math.isfinite(thousands)
-        known_pre = math.isfinite(pre_close) and pre_close != 0
-        found.append(
-            Bar(
-                code=str(code),
-                period=period,
-                trade_date=parse_day(day),
-                open=number(o),
-                high=number(h),
-                low=number(lo),
-                close=close,
-                pre_close=pre_close if math.isfinite(pre_close) else None,
-                volume=round(lots * 100) if sound else 0,
-                amount=round(thousands * 1000, 2) if sound else math.nan,
-                # the truth's formula, rather than tushare's own rounding of it
-                pct_chg=round((close / pre_close - 1.0) * 100.0, 4) if known_pre else None,
-            )
-        )
+    """``BAR_FIELDS`` rows as bars sorted by (code, date) (see :func:`bar_values`)."""
+    found = [Bar(**bar_values(period, row)) for row in rows]
     return sorted(found, key=lambda b: (b.code, b.trade_date))
 
 
