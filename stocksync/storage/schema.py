@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -57,19 +59,27 @@ trade_calendar = Table(
     Column("is_open", Boolean, nullable=False),
 )
 
+
+def _bar_key_and_levels() -> list[Column[Any]]:
+    """The key and the OHLC / volume / amount columns stock bars and index bars share."""
+    return [
+        Column("code", String(12), primary_key=True),
+        Column("period", String(8), primary_key=True),
+        Column("trade_date", Date, primary_key=True),
+        Column("open", PRICE, nullable=False),
+        Column("high", PRICE, nullable=False),
+        Column("low", PRICE, nullable=False),
+        Column("close", PRICE, nullable=False),
+        Column("pre_close", PRICE),
+        Column("volume", BigInteger, nullable=False),
+        Column("amount", Numeric(20, 2), nullable=False),
+    ]
+
+
 bars = Table(
     "bars",
     metadata,
-    Column("code", String(12), primary_key=True),
-    Column("period", String(8), primary_key=True),
-    Column("trade_date", Date, primary_key=True),
-    Column("open", PRICE, nullable=False),
-    Column("high", PRICE, nullable=False),
-    Column("low", PRICE, nullable=False),
-    Column("close", PRICE, nullable=False),
-    Column("pre_close", PRICE),
-    Column("volume", BigInteger, nullable=False),
-    Column("amount", Numeric(20, 2), nullable=False),
+    *_bar_key_and_levels(),
     Column("turnover_pct", Numeric(12, 4)),
     Column("pct_chg", Numeric(12, 4)),
     Column("trade_status", SmallInteger, nullable=False),
@@ -82,16 +92,7 @@ Index("ix_bars_period_trade_date", bars.c.period, bars.c.trade_date)
 index_bars = Table(
     "index_bars",
     metadata,
-    Column("code", String(12), primary_key=True),
-    Column("period", String(8), primary_key=True),
-    Column("trade_date", Date, primary_key=True),
-    Column("open", PRICE, nullable=False),
-    Column("high", PRICE, nullable=False),
-    Column("low", PRICE, nullable=False),
-    Column("close", PRICE, nullable=False),
-    Column("pre_close", PRICE),
-    Column("volume", BigInteger, nullable=False),
-    Column("amount", Numeric(20, 2), nullable=False),
+    *_bar_key_and_levels(),
     Column("pct_chg", Numeric(12, 4)),
     Column("source", String(16), nullable=False),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
