@@ -225,12 +225,15 @@ def unfinished_item_ids(conn: Connection, run_id: int) -> list[int]:
 
 
 def reset_failed_items(conn: Connection, run_id: int) -> int:
-    """Failed items back to pending with a fresh attempt budget (their last error is kept)."""
+    """Failed items back to pending with a fresh attempt budget and no rows of their own yet
+    (their last error is kept; the rows they wrote count again when they finish)."""
     now = dt.datetime.now(dt.UTC)
     result = conn.execute(
         update(sync_items)
         .where(sync_items.c.run_id == run_id, sync_items.c.status == ItemStatus.FAILED.value)
-        .values(status=ItemStatus.PENDING.value, attempts=0, finished_at=None, updated_at=now)
+        .values(
+            status=ItemStatus.PENDING.value, attempts=0, rows=0, finished_at=None, updated_at=now
+        )
     )
     return int(result.rowcount)
 

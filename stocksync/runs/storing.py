@@ -89,6 +89,7 @@ def store_unit(
                         len(fetched.verdict.missing), fetched.verdict.describe_missing() or None,
                     )
                 )  # fmt: skip
+                stored[name] = len(good)  # a failed unit's rows are the good ones it kept
         dataset_ledger.record_datasets(conn, item.id, records)
         by_source: dict[str, list[RejectedRow]] = {}
         for source, row in result.rejected:

@@ -76,6 +76,32 @@ def test_retry_failed_gives_failed_units_a_fresh_budget(ctx, make_flaky):
     assert (view["status"], view["success"], view["failed"]) == ("success", 2, 0)
 
 
+def test_a_retried_unit_counts_its_rows_once_in_redis_and_the_ledger(ctx, make_flaky, oracle):
+    """Found by the chaos matrix: a failed unit that kept its good bars went back to pending
+    with its rows, the counters rebuilt from the ledger counted them, and its success added
+    them again in Redis. A failed unit's rows are the good bars it kept, not its other datasets'."""
+    from stocksync.coordination import progress
+    from stocksync.runs import ledger
+
+    run_id, recorder = start(ctx, BODY | {"end_date": "2025-03-04"})
+    broken = make_flaky(garbage_rate=1.0)  # a corrupted row in every bar reply
+    for item in recorder.sent:
+        run_through_retries(broken, item)
+    with ctx.engine.connect() as conn:
+        failed_rows = ledger.rows_written(conn, run_id)
+    kept_bars = len(oracle.stored(ctx.engine))
+    assert 0 < failed_rows == kept_bars  # the good bars, not factors + valuations
+    again = Recorder()
+    control.retry_failed(ctx, run_id, again)
+    for item in again.sent:
+        assert run_unit(ctx, item).outcome == "success"
+    with ctx.engine.connect() as conn:
+        rows = ledger.rows_written(conn, run_id)
+    counters = progress.read(ctx.redis, run_id)
+    assert counters is not None and counters.rows == rows == len(oracle.stored(ctx.engine))
+    assert runs.run_view(ctx, run_id)["rows_written"] == rows
+
+
 def test_reset_failed_does_not_run_anything(ctx, make_flaky):
     run_id, recorder = start(ctx, BODY | {"end_date": "2025-03-03"})
     run_through_retries(make_flaky(garbage_rate=1.0), recorder.sent[0])
