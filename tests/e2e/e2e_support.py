@@ -72,6 +72,13 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
     pool.stop_all()
 
 
+def ctrl_c_stops_it() -> None:
+    """``preexec_fn`` for a CLI a test stops with Ctrl-C: a shell that runs a command in the
+    background ignores SIGINT, and every process it starts inherits that (Python then never
+    turns SIGINT into KeyboardInterrupt); the CLI gets a terminal's default back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

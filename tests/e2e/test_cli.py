@@ -70,13 +70,14 @@ def test_dry_run_previews_the_plan(ctx, settings):
 
 
 def test_up_serves_the_api_with_workers_and_stops_cleanly_on_ctrl_c(ctx, settings):
+    import contextlib
     import os
     import signal
     import socket
 
     import psutil
     import requests
-    from e2e_support import wait_for  # type: ignore[import-not-found]
+    from e2e_support import ctrl_c_stops_it, wait_for  # type: ignore[import-not-found]
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,9 +85,10 @@ def test_up_serves_the_api_with_workers_and_stops_cleanly_on_ctrl_c(ctx, setting
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "up", "--port", str(port)],
         env=service_env(settings), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, preexec_fn=ctrl_c_stops_it,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    children: list[psutil.Process] = []
     try:
 
         def healthy():
@@ -111,7 +113,17 @@ def test_up_serves_the_api_with_workers_and_stops_cleanly_on_ctrl_c(ctx, setting
         assert any("beat" in c.cmdline() for c in children)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
-        output, _ = proc.communicate(timeout=60)
+        try:
+            output, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # leave nothing to take the next tests' units
+            for process in [*children, *psutil.Process(proc.pid).children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+            proc.kill()
+            output, _ = proc.communicate()
+            raise AssertionError(
+                f"stocksync up did not stop on Ctrl-C:\n{output[-3000:]}"
+            ) from None
     assert proc.returncode == 0, output
     assert "stocksync is up" in output and "stopping" in output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

@@ -15,7 +15,13 @@ import time
 import psutil
 import pytest
 import requests
-from e2e_support import REPO, free_port, service_env, wait_for  # type: ignore[import-not-found]
+from e2e_support import (  # type: ignore[import-not-found]
+    REPO,
+    ctrl_c_stops_it,
+    free_port,
+    service_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +81,7 @@ def test_up_stops_every_child_and_frees_the_port(ctx, settings, how):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "up", "--port", str(port)],
         env=service_env(settings), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, preexec_fn=ctrl_c_stops_it,
     )  # fmt: skip
     children: list[psutil.Process] = []
     try:
