@@ -23,7 +23,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 DEMO_ARGS = [
     "--start", "2026-10-01", "--end", "2026-10-31", "--periods", "daily,weekly,monthly",
-    "--source", "sim",
+    "--datasets", "bars,adj_factors,valuations,index_bars,index_members", "--source", "sim",
 ]  # fmt: skip
 
 

@@ -60,6 +60,7 @@ STR = {"type": "string"}
 NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_NUM = {"type": ["number", "null"]}
 LIST = {"type": "array", "items": {"type": "object"}}
+OBJ = {"type": "object"}
 RUN_STATUS = {"type": "string", "description": "pending, planning, running, paused, success, "
               "success_with_errors, failed, cancelled or skipped"}  # fmt: skip
 RUN_VIEW = obj(
@@ -267,7 +268,14 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "stats.stats": Operation(
         "Rows and latest dates per period and source, of stocks' bars and index bars",
-        response=obj(["bars", "index_bars"], bars=LIST, index_bars=LIST),
+        response=obj(
+            ["bars", "index_bars", "adj_factors", "valuations", "index_members"],
+            bars=LIST,
+            index_bars=LIST,
+            adj_factors=OBJ,
+            valuations=OBJ,
+            index_members=OBJ,
+        ),
     ),
     "stats.stats_coverage": Operation(
         "Coverage per dataset and trade date",

@@ -11,7 +11,7 @@ from sqlalchemy import Select, Table, func, select
 from stocksync.context import Context
 from stocksync.errors import InvalidRequest
 from stocksync.runs.spec import parse_date
-from stocksync.storage.schema import adj_factors, bars, index_bars, valuations
+from stocksync.storage.schema import adj_factors, bars, index_bars, index_members, valuations
 
 MAX_COVERAGE_DAYS = 366
 _COUNTED = ("bars", "adj_factors", "valuations", "index_bars")
@@ -49,7 +49,7 @@ def _listed(rows: Any, codes: str) -> list[dict[str, Any]]:
 
 def storage_stats(ctx: Context) -> dict[str, Any]:
     """Bars and index bars per period and source (rows, stocks or indices, first and latest
-    date), and the row counts and latest dates of factors and valuations."""
+    date), and the row counts and latest dates of factors, valuations and index members."""
     with ctx.engine.connect() as conn:
         rows = conn.execute(_per_period(bars)).all()
         index_rows = conn.execute(_per_period(index_bars)).all()
@@ -57,7 +57,11 @@ def storage_stats(ctx: Context) -> dict[str, Any]:
             name: conn.execute(
                 select(func.count(), func.max(table.c.trade_date)).select_from(table)
             ).one()
-            for name, table in (("adj_factors", adj_factors), ("valuations", valuations))
+            for name, table in (
+                ("adj_factors", adj_factors),
+                ("valuations", valuations),
+                ("index_members", index_members),
+            )
         }
     return {
         "bars": _listed(rows, "stocks"),

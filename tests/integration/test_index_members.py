@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from stocksync.datasets.index_members import INDEX_MEMBERS
 from stocksync.domain import IndexMember
+from stocksync.market.stats import storage_stats
 from stocksync.runs import service as runs
 from stocksync.sim.members import MEMBER_INDICES
 from stocksync.sources.sim import sim_market
@@ -51,6 +52,8 @@ def test_members_are_a_monthly_snapshot_per_index_equal_to_the_truth(ctx, settin
     assert stored(ctx) == truth(settings)
     again = runs.preview_run(ctx, runs.parse_spec(ctx, {**body, "sources": ["sim"]}))
     assert (again["already_done"], again["expected_calls"]) == (len(MEMBER_INDICES), 0)
+    listed = storage_stats(ctx)["index_members"]
+    assert listed == {"rows": len(truth(settings)), "latest_date": "2025-01-27"}
 
 
 def test_a_snapshot_is_replaced_whole(ctx, settings):
