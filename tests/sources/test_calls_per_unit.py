@@ -6,31 +6,15 @@ call per dataset."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
-from fake_baostock import FakeBaostockServer  # type: ignore[import-not-found]
 from fake_tushare import TEST_TOKEN, FakeTushare  # type: ignore[import-not-found]
 from test_failover_by_dataset import items, play, steady_stock  # type: ignore[import-not-found]
 
 from stocksync.context import build_context
-from stocksync.sim import SimMarket
-from stocksync.sources.sim import sim_market
 
 pytestmark = pytest.mark.store("main")
 START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 14)
-
-
-@pytest.fixture
-def market(settings) -> SimMarket:
-    return sim_market(settings.sim.seed, settings.sim.stocks)
-
-
-@pytest.fixture
-def fake_baostock(market) -> Iterator[FakeBaostockServer]:
-    server = FakeBaostockServer(market).start()
-    yield server
-    server.stop()
 
 
 def test_a_baostock_unit_asks_twice_for_bars_factors_and_valuations(

@@ -5,13 +5,9 @@ from another later, and a bug in an adapter fails its unit once without touching
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
-from fake_baostock import FakeBaostockServer  # type: ignore[import-not-found]
-from fake_eastmoney import FakeEastmoney  # type: ignore[import-not-found]
-from fake_tushare import TEST_TOKEN, FakeTushare  # type: ignore[import-not-found]
-from faults import Faults  # type: ignore[import-not-found]
+from fake_tushare import TEST_TOKEN  # type: ignore[import-not-found]
 from sqlalchemy import select
 
 from stocksync.context import build_context
@@ -20,7 +16,6 @@ from stocksync.runs import ledger
 from stocksync.runs import service as runs
 from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.sim import SimMarket
-from stocksync.sources.sim import sim_market
 from stocksync.storage.schema import bars, index_bars, valuations
 
 pytestmark = [
@@ -80,41 +75,6 @@ def steady_stock(market: SimMarket) -> str:
         if len(found) == 15 and all(b.trade_status == 1 for b in found):
             return security.code
     raise AssertionError("no steady stock in the simulated market")
-
-
-@pytest.fixture
-def market(settings) -> SimMarket:
-    return sim_market(settings.sim.seed, settings.sim.stocks)
-
-
-@pytest.fixture
-def fake_tushare(market) -> Iterator[FakeTushare]:
-    with FakeTushare(market) as server:
-        yield server
-
-
-@pytest.fixture
-def fake_baostock(market) -> Iterator[FakeBaostockServer]:
-    server = FakeBaostockServer(market).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def eastmoney(market, tmp_path, monkeypatch) -> Iterator[FakeEastmoney]:
-    (tmp_path / "eastmoney").mkdir()
-    server = FakeEastmoney(market, Faults(), tmp_path / "eastmoney")
-    for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    import akshare as ak  # type: ignore[import-untyped]
-
-    for listing in (ak.stock_info_sh_name_code, ak.stock_info_sz_name_code,
-                    ak.stock_info_bj_name_code, ak.stock_info_a_code_name):  # fmt: skip
-        listing.cache_clear()
-    yield server
-    server.close()
 
 
 def test_an_empty_table_for_a_listed_stock_is_never_a_success(

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 
 import pytest
-from fake_eastmoney import FakeEastmoney  # type: ignore[import-not-found]
-from faults import Faults  # type: ignore[import-not-found]
 from test_failover_by_dataset import Recorder, steady_stock  # type: ignore[import-not-found]
 
 from stocksync.context import build_context
@@ -30,24 +27,6 @@ KLINE = ("push2his.eastmoney.com", "/api/qt/stock/kline/get")
 # 12 calls a minute: one call at once, then one every ~5.8 s — longer than the 5 s a source
 # sleeps through on its own, so without the unit's budget the second call would be re-queued
 LIMIT = 12
-
-
-@pytest.fixture
-def eastmoney(settings, tmp_path, monkeypatch) -> Iterator[FakeEastmoney]:
-    (tmp_path / "eastmoney").mkdir()
-    market = sim_market(settings.sim.seed, settings.sim.stocks)
-    server = FakeEastmoney(market, Faults(), tmp_path / "eastmoney")
-    for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    import akshare as ak  # type: ignore[import-untyped]
-
-    for listing in (ak.stock_info_sh_name_code, ak.stock_info_sz_name_code,
-                    ak.stock_info_bj_name_code, ak.stock_info_a_code_name):  # fmt: skip
-        listing.cache_clear()
-    yield server
-    server.close()
 
 
 def test_a_unit_sleeps_through_quota_waits_once_it_has_called_and_never_calls_twice(
