@@ -23,6 +23,9 @@ class DatasetName(StrEnum):
     VALUATIONS = "valuations"
     INDEX_BARS = "index_bars"
     INDEX_MEMBERS = "index_members"
+    CORPORATE_ACTIONS = "corporate_actions"
+    PROFILES = "profiles"
+    FINANCIALS = "financials"
     SECURITIES = "securities"
     TRADE_CALENDAR = "trade_calendar"
 
@@ -171,3 +174,72 @@ class IndexMember:
     code: str
     trade_date: dt.date
     weight: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CorporateAction:
+    """One implemented corporate action of a stock, keyed by its ex-date: the cash dividend
+    before tax in yuan per share, bonus shares (送股) and transfer shares (转增) per share, and
+    rights shares (配股) per share at ``rights_price`` yuan. Several actions on one ex-date are
+    one row (their amounts added). ``announce_date`` is the implementation's announcement
+    (实施公告日) where the source has it, else the plan's."""
+
+    code: str
+    ex_date: dt.date
+    cash_div: float = 0.0
+    bonus_ratio: float = 0.0
+    transfer_ratio: float = 0.0
+    rights_ratio: float = 0.0
+    rights_price: float | None = None
+    record_date: dt.date | None = None
+    pay_date: dt.date | None = None
+    announce_date: dt.date | None = None
+    report_period: dt.date | None = None  # the fiscal period whose profit is distributed
+
+    def factor_ratio(self, close_before: float) -> float:
+        """The hfq factor step this action implies, given the close before the ex-date:
+        close ÷ ex-rights reference price (the exchange's formula)."""
+        shares = 1.0 + self.bonus_ratio + self.transfer_ratio + self.rights_ratio
+        paid = close_before - self.cash_div + self.rights_ratio * (self.rights_price or 0.0)
+        return close_before * shares / paid
+
+
+@dataclass(slots=True, frozen=True)
+class StockProfile:
+    """What a source says of a stock from ``valid_from`` on: its name and ST status, industry
+    (in the source's ``industry_scheme``), area, and total and float shares (shares, not 万股).
+    A field left None is one this row says nothing about: the profile of a stock on a day takes
+    each field from the latest row on or before that day that has it."""
+
+    code: str
+    valid_from: dt.date
+    name: str | None = None
+    is_st: bool | None = None
+    industry: str | None = None
+    industry_scheme: str | None = None
+    area: str | None = None
+    total_shares: float | None = None
+    float_shares: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class FinancialReport:
+    """Core indicators of one quarterly report (``report_period``: the quarter end) as
+    announced on ``announce_date``; a restatement is a later row of the same period. Year-to-date
+    figures: ``eps`` in yuan per share (basic), ``revenue`` and ``net_profit`` (attributable to
+    the parent) in yuan; ``roe``, the year-on-year growths, ``gross_margin`` and ``debt_ratio``
+    (liabilities ÷ assets) in percent. ``announce_estimated``: the source has no announcement
+    date, and the statutory deadline for the period stands in (never earlier than the truth)."""
+
+    code: str
+    report_period: dt.date
+    announce_date: dt.date
+    eps: float | None = None
+    roe: float | None = None
+    revenue: float | None = None
+    net_profit: float | None = None
+    revenue_yoy: float | None = None
+    net_profit_yoy: float | None = None
+    gross_margin: float | None = None
+    debt_ratio: float | None = None
+    announce_estimated: bool = False

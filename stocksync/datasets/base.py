@@ -56,6 +56,10 @@ class Dataset(ABC, Generic[R]):
     # a dataset sampled at a period of its own (index members: a snapshot a month), planned at
     # that period whatever periods the run asks for bars in
     sampled: ClassVar[Period | None] = None
+    # an event dataset (corporate actions, profile changes, reports): its rows fall on irregular
+    # dates a source alone knows, so no (code, date) key is expected and a unit of it is one
+    # stock over a range, planned apart from the bars; the source's reply is the whole answer
+    events: ClassVar[bool] = False
 
     @abstractmethod
     def key(self, row: R) -> Key:

@@ -127,9 +127,12 @@ def plan_run(
             continue
         starts = (stock_starts or {}).get(period, {})
         of_stocks = [d for d in wanted if FACT_DATASETS[d].subjects == "stocks"]
+        events = [d for d in of_stocks if FACT_DATASETS[d].events]
         of_indices = [d for d in wanted if FACT_DATASETS[d].subjects == "indices"]
-        if of_stocks:
-            plan.stocks(period, of_stocks, dates, universe, starts)
+        if bars_like := [d for d in of_stocks if d not in events]:
+            plan.stocks(period, bars_like, dates, universe, starts)
+        if events:
+            plan.events(period, events, dates, universe)
         if of_indices:
             had = plan.covered_by_a_source(period, of_indices, indices)
             spans = [(code, max(first, starts.get(code, first)), last)
@@ -196,6 +199,20 @@ class _Planning:
         for security in universe:
             first, last = _listed_within(security, self.spec.start_date, self.spec.end_date)
             spans.append((security.code, max(first, starts.get(security.code, first)), last))
+        self.by_range(period, wanted, dates, spans)
+
+    def events(
+        self,
+        period: Period,
+        wanted: list[DatasetName],
+        dates: list[dt.date],
+        universe: Sequence[Security],
+    ) -> None:
+        """The stocks' event datasets: one unit per stock over its listed part of the run's
+        range (events are not where the bars are: an incremental run's bar starts do not move
+        them; the ledger's finished ranges do)."""
+        spans = [(s.code, *_listed_within(s, self.spec.start_date, self.spec.end_date))
+                 for s in universe]  # fmt: skip
         self.by_range(period, wanted, dates, spans)
 
     def by_date(self, period: Period, wanted: list[DatasetName], dates: list[dt.date]) -> None:

@@ -13,9 +13,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from stocksync.datasets.indices import index_info
-from stocksync.domain import AdjFactor, Bar, IndexBar, IndexMember, Period, Security, Valuation
+from stocksync.domain import (
+    AdjFactor,
+    Bar,
+    CorporateAction,
+    FinancialReport,
+    IndexBar,
+    IndexMember,
+    Period,
+    Security,
+    StockProfile,
+    Valuation,
+)
 from stocksync.errors import InvalidRequest
 from stocksync.sim import calendar
+from stocksync.sim.events import StockEvents
 from stocksync.sim.indices import sim_index_bars
 from stocksync.sim.members import MEMBER_INDICES, sim_members
 from stocksync.sim.prices import Aggregate, Daily, aggregate, evaluate, factors
@@ -34,6 +46,7 @@ class SimMarket:
         self._universe = build_universe(seed, n_stocks)
         self._valuation = ValuationModel(seed, [s.code for s in self._universe.securities])
         self._cal = calendar.xshg()
+        self._events = StockEvents(self._universe, self._cal, self._valuation)
         self.seed = seed
         self.n_stocks = n_stocks
 
@@ -167,6 +180,25 @@ class SimMarket:
             for day in self.period_end_dates(Period.MONTHLY, max(start, since), end)
             for member in sim_members(self.seed, self._universe.securities, code, day)
         ]
+
+    def corporate_actions(self, code: str, start: dt.date, end: dt.date) -> list[CorporateAction]:
+        """The actions of ``code`` with an ex-date in [start, end] (see :mod:`.events`)."""
+        self._cal.check_end(end)
+        return [a for a in self._events.actions(self._row(code)) if start <= a.ex_date <= end]
+
+    def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
+        """The profile rows of ``code`` taking effect in [start, end], and the one in force on
+        ``start``."""
+        self._cal.check_end(end)
+        rows = self._events.profiles(self._row(code))
+        before = [p for p in rows if p.valid_from < start][-1:]
+        return before + [p for p in rows if start <= p.valid_from <= end]
+
+    def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
+        """Every version of ``code``'s reports announced in [start, end]."""
+        self._cal.check_end(end)
+        return [r for r in self._events.reports(self._row(code))
+                if start <= r.announce_date <= end]  # fmt: skip
 
     def _row(self, code: str) -> int:
         try:

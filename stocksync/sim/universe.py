@@ -62,6 +62,8 @@ class Universe:
     ex_g: np.ndarray  # (n, WE) ex-date sessions, ascending (NEVER = padding)
     ex_keys: np.ndarray  # ex_g flattened as (row << 32) + session: one sorted array
     cum_factor: np.ndarray  # (n, WE + 1) factor after j ex-dates, [:, 0] == 1.0
+    ex_cash: np.ndarray  # (n, WE) the cash-dividend part of each ex-date's ratio (1.0: none)
+    ex_bonus: np.ndarray  # (n, WE) its bonus-share part: 1 + new shares per share (1.0: none)
     st_lo: np.ndarray  # (n, WT) ST windows [st_lo, st_hi) in stock time
     st_hi: np.ndarray
     key: np.ndarray  # uint64 per-stock hash key
@@ -162,9 +164,13 @@ def _ex_dates(
     g1: int,
     windows: list[tuple[int, int]],
     seasons: list[tuple[int, int]],
-) -> list[tuple[int, float]]:
-    """Ex-dates (session, ratio > 1) in [g0 + 20, g1]; none during or right after a suspension."""
+) -> list[tuple[int, float, float, float]]:
+    """Ex-dates (session, ratio > 1, its cash-dividend part, its bonus-share part) in
+    [g0 + 20, g1]; none during or right after a suspension. ratio = dividend part × bonus part:
+    a dividend of d of the close is a part 1 / (1 - d), m new shares per share a part 1 + m."""
     events: dict[int, float] = {}
+    cash: dict[int, float] = {}
+    bonus: dict[int, float] = {}
     lo = g0 + 20
     if g1 - lo < 20:
         return []
@@ -173,13 +179,19 @@ def _ex_dates(
         u = rng.random(3)
         if s_lo >= lo and s_hi <= g1 and u[0] < p_div:
             g = s_lo + int(u[1] * (s_hi - s_lo + 1))
-            events[g] = events.get(g, 1.0) / (1.0 - (0.003 + 0.037 * u[2]))
+            part = 1.0 / (1.0 - (0.003 + 0.037 * u[2]))
+            events[g] = events.get(g, 1.0) * part
+            cash[g] = cash.get(g, 1.0) * part
     n_bonus = int(rng.choice(3, p=[0.65, 0.25, 0.10]))
     for _ in range(n_bonus):
         g = int(rng.integers(lo, g1 + 1))
-        events[g] = events.get(g, 1.0) * float(rng.choice([1.2, 1.3, 1.5, 2.0]))
+        part = float(rng.choice([1.2, 1.3, 1.5, 2.0]))
+        events[g] = events.get(g, 1.0) * part
+        bonus[g] = bonus.get(g, 1.0) * part
     blocked = {d for s, n in windows for d in range(s, s + n + 1)}
-    return sorted((g, r) for g, r in events.items() if g not in blocked)
+    return sorted(
+        (g, r, cash.get(g, 1.0), bonus.get(g, 1.0)) for g, r in events.items() if g not in blocked
+    )
 
 
 def _pad(rows: Sequence[Sequence[float]], fill: float, dtype: type) -> np.ndarray:
@@ -217,7 +229,7 @@ def build_universe(seed: int, n_stocks: int) -> Universe:
 
     rng = rng_for(seed, 3)
     susp_rows: list[list[tuple[int, int]]] = []
-    ex_rows: list[list[tuple[int, float]]] = []
+    ex_rows: list[list[tuple[int, float, float, float]]] = []
     st_rows: list[list[tuple[int, int]]] = []
     tau_first: list[int] = []
     tau_last: list[int] = []
@@ -243,8 +255,8 @@ def build_universe(seed: int, n_stocks: int) -> Universe:
 
     susp_start = _pad([[s for s, _ in w] for w in susp_rows], NEVER, np.int64)
     susp_len = _pad([[n for _, n in w] for w in susp_rows], 0, np.int64)
-    ex_g = _pad([[g for g, _ in e] for e in ex_rows], NEVER, np.int64)
-    ratios = _pad([[r for _, r in e] for e in ex_rows], 1.0, np.float64)
+    ex_g = _pad([[e[0] for e in row] for row in ex_rows], NEVER, np.int64)
+    ratios = _pad([[e[1] for e in row] for row in ex_rows], 1.0, np.float64)
     cum_factor = np.round(np.concatenate([np.ones((n_stocks, 1)), np.cumprod(ratios, 1)], 1), 6)
     st_lo = _pad([[a for a, _ in w] for w in st_rows], NEVER, np.int64)
     st_hi = _pad([[b for _, b in w] for w in st_rows], NEVER, np.int64)
@@ -278,6 +290,8 @@ def build_universe(seed: int, n_stocks: int) -> Universe:
         ex_g=ex_g,
         ex_keys=ex_key(np.arange(n_stocks, dtype=np.int64)[:, None], ex_g).ravel(),
         cum_factor=cum_factor,
+        ex_cash=_pad([[e[2] for e in row] for row in ex_rows], 1.0, np.float64),
+        ex_bonus=_pad([[e[3] for e in row] for row in ex_rows], 1.0, np.float64),
         st_lo=st_lo,
         st_hi=st_hi,
         key=mix64(seed_key ^ mix64(digits + np.uint64(0x632BE59BD9B4E019))),

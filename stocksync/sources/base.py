@@ -28,11 +28,14 @@ import redis
 from stocksync.domain import (
     AdjFactor,
     Bar,
+    CorporateAction,
     DatasetName,
+    FinancialReport,
     IndexBar,
     IndexMember,
     Period,
     Security,
+    StockProfile,
     Valuation,
 )
 
@@ -338,6 +341,22 @@ class Source(ABC):
     def market_index_members(self, trade_date: dt.date) -> list[IndexMember]:
         """Every main index's members on ``trade_date`` (no source offers this shape)."""
         raise NotImplementedError(f"{self.name} cannot fetch every index's members by date")
+
+    def corporate_actions(self, code: str, start: dt.date, end: dt.date) -> list[CorporateAction]:
+        """The implemented corporate actions of ``code`` whose ex-date lies in [start, end]
+        (plans not yet implemented are left out): amounts per share, in yuan."""
+        raise NotImplementedError(f"{self.name} has no corporate actions")
+
+    def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
+        """What the source knows of ``code``'s profile over [start, end]: the rows that take
+        effect within it, and the row in force on ``start`` (dated on or before it). A source
+        that knows only the present dates its row on the day it was asked (within the range)."""
+        raise NotImplementedError(f"{self.name} has no stock profiles")
+
+    def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
+        """Every version of ``code``'s quarterly reports announced within [start, end]
+        (restatements included, each with its own announcement date)."""
+        raise NotImplementedError(f"{self.name} has no financial indicators")
 
     def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
         """Whether the source has ``dataset`` for ``code`` (baostock has the members of three

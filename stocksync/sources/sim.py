@@ -16,11 +16,14 @@ from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import (
     AdjFactor,
     Bar,
+    CorporateAction,
     DatasetName,
+    FinancialReport,
     IndexBar,
     IndexMember,
     Period,
     Security,
+    StockProfile,
     Valuation,
 )
 from stocksync.sim import SimMarket
@@ -67,6 +70,9 @@ class SimSource(Source):
             DatasetName.INDEX_MEMBERS: Offer(
                 frozenset({Shape.STOCK_BY_RANGE}), frozenset({Period.MONTHLY})
             ),
+            DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
         }
     )
 
@@ -168,6 +174,17 @@ class SimSource(Source):
         return self._call(
             f"index_members {code}", lambda: self.market.index_members(code, start, end)
         )
+
+    def corporate_actions(self, code: str, start: dt.date, end: dt.date) -> list[CorporateAction]:
+        return self._call(
+            f"corporate_actions {code}", lambda: self.market.corporate_actions(code, start, end)
+        )
+
+    def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
+        return self._call(f"profiles {code}", lambda: self.market.profiles(code, start, end))
+
+    def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
+        return self._call(f"financials {code}", lambda: self.market.financials(code, start, end))
 
     def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
         """Every stock and index; members of every main index but the SSE Composite."""

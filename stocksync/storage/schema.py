@@ -119,6 +119,80 @@ adj_factors = Table(
     Column("source", String(16), nullable=False),
 )
 
+# Factor values a later fetch changed: the old value kept, with who said what and when (a source
+# revising its factor history retroactively, or another source taking over the stock).
+adj_factor_revisions = Table(
+    "adj_factor_revisions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("code", String(12), nullable=False),
+    Column("trade_date", Date, nullable=False),
+    Column("old_factor", Numeric(20, 6), nullable=False),
+    Column("new_factor", Numeric(20, 6), nullable=False),
+    Column("old_source", String(16), nullable=False),
+    Column("new_source", String(16), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_adj_factor_revisions_code_trade_date", adj_factor_revisions.c.code,
+      adj_factor_revisions.c.trade_date)  # fmt: skip
+
+# Implemented corporate actions, one row per stock and ex-date; amounts per share, in yuan.
+corporate_actions = Table(
+    "corporate_actions",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("ex_date", Date, primary_key=True),
+    Column("cash_div", Numeric(14, 6), nullable=False),
+    Column("bonus_ratio", Numeric(12, 6), nullable=False),
+    Column("transfer_ratio", Numeric(12, 6), nullable=False),
+    Column("rights_ratio", Numeric(12, 6), nullable=False),
+    Column("rights_price", PRICE),
+    Column("record_date", Date),
+    Column("pay_date", Date),
+    Column("announce_date", Date),
+    Column("report_period", Date),
+    Column("source", String(16), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+
+# What each source says of a stock from a date on (a NULL field: the row says nothing of it).
+stock_profiles = Table(
+    "stock_profiles",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("name", Text),
+    Column("is_st", Boolean),
+    Column("industry", Text),
+    Column("industry_scheme", Text),
+    Column("area", Text),
+    Column("total_shares", Numeric(20, 2)),
+    Column("float_shares", Numeric(20, 2)),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every announced version of each quarterly report: a restatement is a later announce_date.
+financials = Table(
+    "financials",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("report_period", Date, primary_key=True),
+    Column("announce_date", Date, primary_key=True),
+    Column("eps", Float),
+    Column("roe", Float),
+    Column("revenue", Float),
+    Column("net_profit", Float),
+    Column("revenue_yoy", Float),
+    Column("net_profit_yoy", Float),
+    Column("gross_margin", Float),
+    Column("debt_ratio", Float),
+    Column("announce_estimated", Boolean, nullable=False, server_default="false"),
+    Column("source", String(16), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_financials_announce_date", financials.c.announce_date)
+
 valuations = Table(
     "valuations",
     metadata,

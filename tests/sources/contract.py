@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import time
 from decimal import Decimal
 
@@ -29,7 +30,9 @@ import pytest
 
 from stocksync.datasets import FACT_DATASETS, dataset
 from stocksync.datasets.bars import validate_bars
-from stocksync.domain import Bar, DatasetName, Period
+from stocksync.datasets.financials import FIGURES
+from stocksync.datasets.profiles import FIELDS as PROFILE_FIELDS
+from stocksync.domain import Bar, CorporateAction, DatasetName, FinancialReport, Period
 from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,
@@ -65,6 +68,16 @@ class SourceContract:
     INDEX_COMPARED: tuple[str, ...] = CORE_FIELDS  # IndexBar fields equal to the truth
     MEMBER_INDEX_CODES: tuple[str, ...] = ("000300.SH", "000905.SH", "000016.SH")
     MEMBER_WEIGHTS = True  # whether the source's members carry weights
+    # the stock events are sampled over a longer range: ex-dates and reports are sparse
+    EVENT_START = dt.date(2022, 1, 1)
+    EVENT_END = dt.date(2024, 12, 31)
+    ACTION_FIELDS: tuple[str, ...] = (
+        "cash_div", "bonus_ratio", "transfer_ratio", "rights_ratio", "record_date", "pay_date",
+        "announce_date", "report_period",
+    )  # fmt: skip
+    # profile fields the source dates as they changed: every change in range must be there
+    PROFILE_HISTORY_FIELDS: tuple[str, ...] = ("name", "is_st")
+    FINANCIAL_FIELDS: tuple[str, ...] = FIGURES
 
     # -- hooks ---------------------------------------------------------------------------
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
@@ -175,6 +188,100 @@ class SourceContract:
     def index_view(self, items):
         return sorted(tuple(_norm(getattr(b, f)) for f in self.INDEX_COMPARED) for b in items)
 
+    # -- stock events --------------------------------------------------------------------
+    def expected_actions(self, truth: list[CorporateAction]) -> list[CorporateAction]:
+        """The truth's actions as this source reports them (default: all of them)."""
+        return truth
+
+    def expected_financials(self, truth: list[FinancialReport]) -> list[FinancialReport]:
+        """The truth's report versions as this source reports them (default: every version,
+        restatements included, each with its own announcement date)."""
+        return truth
+
+    def event_codes(self, source, market, has) -> list[str]:
+        """Up to three stocks the source covers for which ``has(code)`` holds."""
+        found = []
+        for sec in market.securities():
+            if source.covers(sec.code) and has(sec.code):
+                found.append(sec.code)
+                if len(found) == 3:
+                    break
+        assert found, "the sample market has no stock with such events in range"
+        return found
+
+    def test_corporate_actions_equal_the_truth(self, source, market):
+        if DatasetName.CORPORATE_ACTIONS not in source.serves:
+            pytest.skip(f"{source.name} declares no corporate actions (refusal tested below)")
+        actions = dataset(DatasetName.CORPORATE_ACTIONS)
+        start, end = self.EVENT_START, self.EVENT_END
+        codes = self.event_codes(source, market, lambda c: market.corporate_actions(c, start, end))
+        for code in codes:
+            got = source.fetch(actions, Period.DAILY, code=code, start=start, end=end)
+            truth = self.expected_actions(market.corporate_actions(code, start, end))
+            assert actions.check(got, Period.DAILY)[1] == []
+            assert self._action_view(got) == self._action_view(truth), code
+
+    def _action_view(self, items):
+        def value(a, f):
+            v = getattr(a, f)
+            return round(v, 4) if isinstance(v, float) else v
+
+        return sorted((a.code, a.ex_date, *(value(a, f) for f in self.ACTION_FIELDS))
+                      for a in items)  # fmt: skip
+
+    def test_profiles_agree_with_the_truth(self, source, market):
+        if DatasetName.PROFILES not in source.serves:
+            pytest.skip(f"{source.name} declares no profiles (refusal tested below)")
+        profiles = dataset(DatasetName.PROFILES)
+        start, end = self.EVENT_START, self.EVENT_END
+
+        def renamed(code):  # an ST change in range: the name history matters
+            rows = market.profiles(code, start, end)
+            return any(a.name != b.name for a, b in itertools.pairwise(rows))
+
+        codes = self.event_codes(source, market, renamed)
+        for code in codes:
+            got = source.fetch(profiles, Period.DAILY, code=code, start=start, end=end)
+            truth = market.profiles(code, dt.date(1990, 1, 1), dt.date(2026, 12, 31))
+            assert got and profiles.check(got, Period.DAILY)[1] == []
+            for row in got:  # whatever a row says holds on its date
+                for f in PROFILE_FIELDS:
+                    said = getattr(row, f)
+                    if said is None or f == "industry_scheme":
+                        continue
+                    true = _as_of(truth, f, row.valid_from)
+                    assert _same(said, true), (code, row.valid_from, f, said, true)
+                assert row.industry is None or row.industry_scheme, "industry without a scheme"
+            days = [start, *(p.valid_from for p in truth if start <= p.valid_from <= end)]
+            for f in self.PROFILE_HISTORY_FIELDS:  # and every change in range is there
+                for day in days:
+                    assert _same(_as_of(got, f, day), _as_of(truth, f, day)), (code, f, day)
+
+    def test_financials_equal_the_truth_version_by_version(self, source, market):
+        if DatasetName.FINANCIALS not in source.serves:
+            pytest.skip(f"{source.name} declares no financials (refusal tested below)")
+        reports = dataset(DatasetName.FINANCIALS)
+        start, end = self.EVENT_START, self.EVENT_END
+
+        def restated(code):
+            versions = [r.report_period for r in market.financials(code, start, end)]
+            return len(versions) > len(set(versions))
+
+        codes = self.event_codes(source, market, restated)
+        for code in codes:
+            got = source.fetch(reports, Period.DAILY, code=code, start=start, end=end)
+            truth = self.expected_financials(market.financials(code, start, end))
+            assert got and reports.check(got, Period.DAILY)[1] == []
+            assert self._report_view(got) == self._report_view(truth), code
+
+    def _report_view(self, items):
+        def value(v):
+            return None if v is None else round(v, 2)
+
+        return sorted((r.code, r.report_period, r.announce_date, r.announce_estimated,
+                       *(value(getattr(r, f)) for f in self.FINANCIAL_FIELDS))
+                      for r in items)  # fmt: skip
+
     def test_a_dataset_it_does_not_declare_is_refused_not_answered_empty(self, source):
         undeclared = [name for name in FACT_DATASETS if name not in source.serves]
         for name in undeclared:
@@ -272,6 +379,23 @@ class SourceContract:
     def test_availability_is_reported(self, source):
         status = source.availability()
         assert status.ok, status.reason
+
+
+def _as_of(rows, field, day):
+    """The value of ``field`` on ``day``: from the latest row on or before it that has one."""
+    found = None
+    for row in sorted(rows, key=lambda r: r.valid_from):
+        if row.valid_from > day:
+            break
+        if getattr(row, field) is not None:
+            found = getattr(row, field)
+    return found
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    return a == b
 
 
 def replace_bar(bar: Bar, **changes: object) -> Bar:
