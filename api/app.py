@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 from api.auth import register_token_check
 from api.bars import bp as bars_bp
 from api.body import MAX_BODY_BYTES, register_body_limits
+from api.company import bp as company_bp
 from api.errors import register_error_handlers
 from api.events import bp as events_bp
 from api.headers import register_security_headers
@@ -80,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bars_bp, url_prefix="/api/v1")
     app.register_blueprint(stats_bp, url_prefix="/api/v1")
     app.register_blueprint(universe_bp, url_prefix="/api/v1")
+    app.register_blueprint(company_bp, url_prefix="/api/v1")
     app.register_blueprint(schedules_bp, url_prefix="/api/v1")
     app.register_blueprint(openapi_bp, url_prefix="/api/v1")
     return app

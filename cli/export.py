@@ -1,4 +1,5 @@
-"""``stocksync export``: stored bars to a CSV or Parquet file, or CSV to stdout."""
+"""``stocksync export``: stored bars (or another dataset) to a CSV or Parquet file, or CSV to
+stdout."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.errors import InvalidRequest
 from stocksync.market.export import ExportResult, export_bars, parse_export
+from stocksync.market.export_tables import TABLES, export_table
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``export`` on the top-level subcommands."""
-    parser = sub.add_parser("export", help="write stored bars to a CSV or Parquet file")
+    parser = sub.add_parser("export", help="write stored bars (or a dataset) to CSV or Parquet")
+    parser.add_argument("--dataset", default="bars", help=f"bars (default), {', '.join(TABLES)}")
     parser.add_argument("--out", required=True, help="file to write, or - for stdout (csv only)")
     parser.add_argument(
         "--format", choices=("csv", "parquet"), help="default: parquet for .parquet/.pq, else csv"
@@ -45,10 +48,18 @@ def export(args: argparse.Namespace) -> int:
     asked = {"period": args.period, "start": args.start, "end": args.end, "codes": codes,
              "adjust": args.adjust}  # fmt: skip
     parse_export(fmt=fmt, **asked)  # bad input fails before any service is started
+    if args.dataset != "bars" and args.dataset not in TABLES:
+        names = ", ".join(["bars", *TABLES])
+        raise InvalidRequest(f"dataset {args.dataset!r} cannot be exported; use {names}",
+                             field="dataset")  # fmt: skip
     ctx = build_context(get_settings(), migrate=True)
     try:
         out = sys.stdout.buffer if to_stdout else Path(args.out)
-        result = export_bars(ctx.engine, out, fmt=fmt, **asked)
+        if args.dataset == "bars":
+            result = export_bars(ctx.engine, out, fmt=fmt, **asked)
+        else:
+            del asked["adjust"]
+            result = export_table(ctx.engine, out, dataset=args.dataset, fmt=fmt, **asked)
     except KeyboardInterrupt:
         left = "the output is incomplete" if to_stdout else f"{args.out} was not written"
         err.print(f"[yellow]interrupted; {left}[/yellow]")

@@ -15,6 +15,7 @@ import sqlalchemy.exc
 from rich.markup import escape
 
 from cli import commands, processes
+from cli import company as company_cli
 from cli import export as export_command
 from cli import schedules as schedules_cli
 from stocksync.config import (
@@ -29,7 +30,8 @@ from stocksync.config import (
 # Commands that read or write one store's data, and so take --store.
 STORE_COMMANDS = (
     "sync", "runs", "status", "clear", "resume", "retry", "pause", "cancel", "reset", "up",
-    "sources", "stats", "export", "universe", "calendar",
+    "sources", "stats", "export", "universe", "calendar", "actions", "profile", "financials",
+    "check-factors",
 )  # fmt: skip
 
 
@@ -122,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     days.add_argument("--end", required=True, help="YYYY-MM-DD")
     days.add_argument("--json", action="store_true")
     days.set_defaults(func=commands.calendar)
+
+    company_cli.add_parsers(sub)
 
     schedules_cli.add_parser(sub)
 

@@ -161,7 +161,8 @@ def stats(console: Console, data: dict[str, Any]) -> None:
             indices.add_row(b["period"], b["source"], str(b["rows"]), str(b["indices"]),
                             b["first_date"], b["latest_date"])  # fmt: skip
         console.print(indices)
-    for name in ("adj_factors", "valuations", "index_members"):
+    for name in ("adj_factors", "valuations", "index_members", "corporate_actions", "profiles",
+                 "financials", "adj_factor_revisions"):
         info = data[name]
         console.print(f"{name}: {info['rows']} rows, latest {info['latest_date'] or '—'}")
 

@@ -49,7 +49,20 @@ class AdjFactorsDataset(Dataset[AdjFactor]):
 ADJ_FACTORS = AdjFactorsDataset()
 
 
+# A stored factor a fetch is about to change is kept in adj_factor_revisions first: a source
+# revising its history retroactively (or another source taking over) never erases what was
+# known, and adjusted prices are derived from the current values.
+_KEEP_REVISIONS = (
+    "INSERT INTO adj_factor_revisions (code, trade_date, old_factor, new_factor, old_source, "
+    "new_source) SELECT t.code, t.trade_date, t.factor, s.factor, t.source, s.source "
+    "FROM adj_factors_stage s JOIN adj_factors t USING (code, trade_date) "
+    "WHERE t.factor <> s.factor"
+)
+
+
 def write_factors(conn: Connection, factors: Sequence[AdjFactor], *, source: str) -> int:
-    """Upsert factors in the caller's transaction; returns rows inserted or changed."""
+    """Upsert factors in the caller's transaction, keeping each value a fetch changes in
+    ``adj_factor_revisions``; returns rows inserted or changed."""
     rows = ((f.code, f.trade_date, f.factor, source) for f in factors)
-    return copy_merge(conn, "adj_factors", _COLUMNS, _COLUMNS[:2], ("factor",), rows)
+    return copy_merge(conn, "adj_factors", _COLUMNS, _COLUMNS[:2], ("factor",), rows,
+                      before_merge=(_KEEP_REVISIONS,))  # fmt: skip

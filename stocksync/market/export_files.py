@@ -80,15 +80,18 @@ class CsvWriter:
     """UTF-8 CSV with a header row, ``\\n`` line ends, ISO dates, ``true``/``false`` for
     ``is_st`` and an empty field for a missing value."""
 
-    def __init__(self, sink: io.RawIOBase) -> None:
+    def __init__(self, sink: io.RawIOBase, schema: pa.Schema = SCHEMA) -> None:
         self.buffer = io.BufferedWriter(sink, buffer_size=1 << 16)
         self.text = io.TextIOWrapper(self.buffer, encoding="utf-8", newline="")
         self.csv = csv.writer(self.text, lineterminator="\n")
-        self.csv.writerow(COLUMNS)
+        self.names = tuple(schema.names)
+        self.flags = [f.name for f in schema if pa.types.is_boolean(f.type)]
+        self.csv.writerow(self.names)
 
     def write(self, columns: dict[str, list[Any]]) -> None:
-        columns["is_st"] = ["true" if flag else "false" for flag in columns["is_st"]]
-        self.csv.writerows(zip(*(columns[name] for name in COLUMNS), strict=True))
+        for name in self.flags:
+            columns[name] = ["" if f is None else "true" if f else "false" for f in columns[name]]
+        self.csv.writerows(zip(*(columns[name] for name in self.names), strict=True))
 
     def close(self) -> None:
         self.text.flush()
@@ -100,9 +103,11 @@ class ParquetWriter:
     """Parquet (snappy) with :data:`SCHEMA`, one row group per chunk, and the export's
     parameters as ``stocksync.*`` key-value metadata."""
 
-    def __init__(self, sink: io.RawIOBase, metadata: dict[str, str]) -> None:
+    def __init__(
+        self, sink: io.RawIOBase, metadata: dict[str, str], schema: pa.Schema = SCHEMA
+    ) -> None:
         tagged = {f"stocksync.{key}": value for key, value in metadata.items()}
-        self.schema = SCHEMA.with_metadata(tagged)
+        self.schema = schema.with_metadata(tagged)
         self.writer = pq.ParquetWriter(sink, self.schema)
 
     def write(self, columns: dict[str, list[Any]]) -> None:
@@ -113,11 +118,14 @@ class ParquetWriter:
         self.writer.close()
 
 
-def open_writer(fmt: str, sink: io.RawIOBase, metadata: dict[str, str]) -> ChunkWriter:
-    """A writer of ``fmt`` (csv or parquet) on ``sink``; the header is written at once."""
+def open_writer(
+    fmt: str, sink: io.RawIOBase, metadata: dict[str, str], schema: pa.Schema = SCHEMA
+) -> ChunkWriter:
+    """A writer of ``fmt`` (csv or parquet) of ``schema``'s columns (the bars' by default) on
+    ``sink``; the header is written at once."""
     if fmt == "parquet":
-        return ParquetWriter(sink, metadata)
-    return CsvWriter(sink)
+        return ParquetWriter(sink, metadata, schema)
+    return CsvWriter(sink, schema)
 
 
 @contextmanager

@@ -11,10 +11,21 @@ from sqlalchemy import Select, Table, func, select
 from stocksync.context import Context
 from stocksync.errors import InvalidRequest
 from stocksync.runs.spec import parse_date
-from stocksync.storage.schema import adj_factors, bars, index_bars, index_members, valuations
+from stocksync.storage.schema import (
+    adj_factor_revisions,
+    adj_factors,
+    bars,
+    corporate_actions,
+    financials,
+    index_bars,
+    index_members,
+    stock_profiles,
+    valuations,
+)
 
 MAX_COVERAGE_DAYS = 366
-_COUNTED = ("bars", "adj_factors", "valuations", "index_bars")
+_COUNTED = ("bars", "adj_factors", "valuations", "index_bars", "index_members",
+            "corporate_actions", "financials")  # fmt: skip
 
 
 def _per_period(table: Table) -> Select[Any]:
@@ -49,18 +60,22 @@ def _listed(rows: Any, codes: str) -> list[dict[str, Any]]:
 
 def storage_stats(ctx: Context) -> dict[str, Any]:
     """Bars and index bars per period and source (rows, stocks or indices, first and latest
-    date), and the row counts and latest dates of factors, valuations and index members."""
+    date), and the row counts and latest dates of the other datasets (corporate actions by
+    ex-date, profiles by the date a row takes effect, financials by announcement) and of the
+    factor revisions kept."""
     with ctx.engine.connect() as conn:
         rows = conn.execute(_per_period(bars)).all()
         index_rows = conn.execute(_per_period(index_bars)).all()
         others = {
-            name: conn.execute(
-                select(func.count(), func.max(table.c.trade_date)).select_from(table)
-            ).one()
-            for name, table in (
-                ("adj_factors", adj_factors),
-                ("valuations", valuations),
-                ("index_members", index_members),
+            name: conn.execute(select(func.count(), func.max(day))).one()
+            for name, day in (
+                ("adj_factors", adj_factors.c.trade_date),
+                ("valuations", valuations.c.trade_date),
+                ("index_members", index_members.c.trade_date),
+                ("corporate_actions", corporate_actions.c.ex_date),
+                ("profiles", stock_profiles.c.valid_from),
+                ("financials", financials.c.announce_date),
+                ("adj_factor_revisions", adj_factor_revisions.c.trade_date),
             )
         }
     return {
@@ -74,8 +89,9 @@ def storage_stats(ctx: Context) -> dict[str, Any]:
 
 
 def coverage(ctx: Context, start: str | None, end: str | None) -> dict[str, Any]:
-    """Per trade date in [start, end]: stocks with a daily bar, a factor and a valuation, and
-    indices with a daily bar."""
+    """Per date in [start, end]: stocks with a daily bar, a factor and a valuation; indices
+    with a daily bar; index members in snapshots of that date; corporate actions going ex and
+    financial reports announced that day."""
     first, last = parse_date(start, "start"), parse_date(end, "end")
     if first > last:
         raise InvalidRequest(f"start {first} is after end {last}", field="start")
@@ -83,21 +99,20 @@ def coverage(ctx: Context, start: str | None, end: str | None) -> dict[str, Any]
         raise InvalidRequest(f"ask for at most {MAX_COVERAGE_DAYS} days", field="end")
     per_day: dict[dt.date, dict[str, int]] = {}
     with ctx.engine.connect() as conn:
-        for name, table, extra in (
-            ("bars", bars, bars.c.period == "daily"),
-            ("adj_factors", adj_factors, None),
-            ("valuations", valuations, None),
-            ("index_bars", index_bars, index_bars.c.period == "daily"),
+        for name, day, extra in (
+            ("bars", bars.c.trade_date, bars.c.period == "daily"),
+            ("adj_factors", adj_factors.c.trade_date, None),
+            ("valuations", valuations.c.trade_date, None),
+            ("index_bars", index_bars.c.trade_date, index_bars.c.period == "daily"),
+            ("index_members", index_members.c.trade_date, None),
+            ("corporate_actions", corporate_actions.c.ex_date, None),
+            ("financials", financials.c.announce_date, None),
         ):
-            query = (
-                select(table.c.trade_date, func.count())
-                .where(table.c.trade_date.between(first, last))
-                .group_by(table.c.trade_date)
-            )
+            query = select(day, func.count()).where(day.between(first, last)).group_by(day)
             if extra is not None:
                 query = query.where(extra)
-            for day, count in conn.execute(query):
-                per_day.setdefault(day, dict.fromkeys(_COUNTED, 0))[name] = int(count)
+            for when, count in conn.execute(query):
+                per_day.setdefault(when, dict.fromkeys(_COUNTED, 0))[name] = int(count)
     return {
         "start": first.isoformat(),
         "end": last.isoformat(),

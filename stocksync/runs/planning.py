@@ -210,10 +210,21 @@ class _Planning:
     ) -> None:
         """The stocks' event datasets: one unit per stock over its listed part of the run's
         range (events are not where the bars are: an incremental run's bar starts do not move
-        them; the ledger's finished ranges do)."""
+        them; the ledger's finished ranges do). Events fall on closed days too (a report out
+        on a Saturday), so a unit reaches over the closed days around its trading days: back
+        to the day after the previous trading day, on to the day before the next one (within
+        the run's range), and consecutive units leave no day out."""
         spans = [(s.code, *_listed_within(s, self.spec.start_date, self.spec.end_date))
                  for s in universe]  # fmt: skip
-        self.by_range(period, wanted, dates, spans)
+
+        def widen(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+            lo, hi = bisect.bisect_left(dates, first), bisect.bisect_right(dates, last)
+            one = dt.timedelta(days=1)
+            start = dates[lo - 1] + one if lo > 0 else min(first, self.spec.start_date)
+            end = dates[hi] - one if hi < len(dates) else max(last, self.spec.end_date)
+            return min(start, first), max(end, last)
+
+        self.by_range(period, wanted, dates, spans, widen=widen)
 
     def by_date(self, period: Period, wanted: list[DatasetName], dates: list[dt.date]) -> None:
         found = self._found(period, wanted)
@@ -233,9 +244,11 @@ class _Planning:
         dates: list[dt.date],
         spans: Sequence[tuple[str, dt.date, dt.date]],
         datasets_of: Mapping[str, list[DatasetName]] | None = None,
+        widen: Callable[[dt.date, dt.date], tuple[dt.date, dt.date]] | None = None,
     ) -> None:
         """One unit per (code, first, last) of ``spans`` with a trade date of the period, of
-        ``wanted`` (or the code's own ``datasets_of``), shrunk to what earlier runs left open."""
+        ``wanted`` (or the code's own ``datasets_of``), shrunk to what earlier runs left open
+        (and then ``widen``-ed when given)."""
         found = self._found(period, wanted)
         open_dates = {d: c.open_dates(dates) for d, c in found.items()} if found else {}
         for code, first, last in spans:
@@ -250,11 +263,13 @@ class _Planning:
                     if (span := found[d].open_span(code, open_dates[d], first, last))
                 }
             if not left:
-                unit = WorkUnit.for_stock(period, tuple(own), code, first, last)
+                lo, hi = widen(first, last) if widen else (first, last)
+                unit = WorkUnit.for_stock(period, tuple(own), code, lo, hi)
                 self.covered.add(unit.unit_key)
             else:
                 lo = min(s[0] for s in left.values())
                 hi = max(s[1] for s in left.values())
+                lo, hi = widen(lo, hi) if widen else (lo, hi)
                 unit = WorkUnit.for_stock(period, tuple(left), code, lo, hi)
                 self.calls += len(left)
             self.units.append(unit)

@@ -34,9 +34,13 @@ def copy_merge(
     keys: Sequence[str],
     compared: Sequence[str],
     rows: Iterable[Sequence[object]],
+    *,
+    before_merge: Sequence[str] = (),
 ) -> int:
     """Upsert ``rows`` (values in ``columns`` order) into ``table`` inside the caller's
-    transaction; returns how many rows were inserted or changed. Rows must not repeat a key."""
+    transaction; returns how many rows were inserted or changed. Rows must not repeat a key.
+    ``before_merge``: statements run once the rows are in the staging table ``<table>_stage``
+    (to record what the merge is about to change)."""
     buf = io.StringIO()
     for row in rows:
         buf.write("\t".join(copy_text(v) for v in row))
@@ -63,5 +67,7 @@ def copy_merge(
     with raw.cursor() as cur:
         cur.execute(f"DELETE FROM {stage}")  # empty unless called twice in one transaction
         cur.copy_expert(f"COPY {stage} ({cols}) FROM STDIN", buf)
+        for statement in before_merge:
+            cur.execute(statement)
         cur.execute(merge)
         return int(cur.rowcount)
