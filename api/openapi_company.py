@@ -4,11 +4,13 @@ financial reports as of a date, and the factor/action cross-check."""
 from __future__ import annotations
 
 from api.openapi_schema import INT, LIST, OBJ, STR, Operation, Param, obj
+from stocksync.runs.schemas import CODE as ONE_CODE
 from stocksync.runs.schemas import CODE_PATTERN, DATE
 
 CODE = {"type": "string", "pattern": CODE_PATTERN}
-CODES = {"type": "string", "minLength": 1, "maxLength": 2400,
-         "description": "comma-separated stock codes (at most 200)"}  # fmt: skip
+CODES = {"type": "string", "maxLength": 2400,
+         "pattern": rf"^[\s,]*{ONE_CODE}(?:[\s,]+{ONE_CODE}){{0,199}}[\s,]*$",
+         "description": "stock codes separated by commas or spaces (at most 200)"}  # fmt: skip
 
 COMPANY_OPERATIONS: dict[str, Operation] = {
     "company.corporate_actions": Operation(
@@ -29,7 +31,7 @@ COMPANY_OPERATIONS: dict[str, Operation] = {
             Param("code", CODE, "stock code", required=True),
             Param("date", DATE, "the date", required=True),
         ],
-        errors=(400,),
+        errors=(400, 404),
         response=obj(["code", "date"], code=STR, date=STR, sources=OBJ),
     ),
     "company.financials": Operation(

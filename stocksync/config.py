@@ -232,6 +232,7 @@ class Settings:
     schedule_daily: str = setting("30 17 * * 1-5", "STOCKSYNC_SCHEDULE_DAILY")
     schedule_weekly: str = setting("0 2 * * 1", "STOCKSYNC_SCHEDULE_WEEKLY")
     schedule_monthly: str = setting("0 3 1 * *", "STOCKSYNC_SCHEDULE_MONTHLY")
+    schedule_events: str = setting("0 6 * * 6", "STOCKSYNC_SCHEDULE_EVENTS")
     schedule_gap_check: str = setting("0 4 1 * *", "STOCKSYNC_SCHEDULE_GAP_CHECK")
     # Only the test suite uses these: run it against external servers instead of embedded ones.
     test_database_url: str | None = setting(None, "STOCKSYNC_TEST_DATABASE_URL", kind=OPTIONAL_TEXT)

@@ -5,6 +5,7 @@ factors agree with its actions — read from the store, for the API and the CLI.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from stocksync.context import Context
 from stocksync.datasets import securities
 from stocksync.datasets.financials import financials_as_of
 from stocksync.datasets.profiles import profiles_on
-from stocksync.errors import InvalidRequest
+from stocksync.errors import InvalidRequest, NotFound
 from stocksync.market.action_checks import check_factors, factor_revisions
 from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import corporate_actions
@@ -24,7 +25,7 @@ MAX_CODES = 200
 
 
 def _codes(raw: str | None, field: str = "code") -> list[str]:
-    parts = [p for p in (raw or "").replace(" ", ",").split(",") if p]
+    parts = [p for p in re.split(r"[\s,]+", raw or "") if p]
     if not parts:
         raise InvalidRequest(f"{field} is required (e.g. 600000 or 600000.SH)", field=field)
     if len(parts) > MAX_CODES:
@@ -72,7 +73,7 @@ def profile_of(ctx: Context, code: str | None, date: str | None) -> dict[str, An
         listing = securities.load_securities(conn, [one])
         found = profiles_on(conn, [one], day)
     if not listing and not found:
-        raise InvalidRequest(f"nothing is stored of {one}; sync it first", field="code")
+        raise NotFound(f"nothing is stored of {one}; sync its profiles first")
     profile: dict[str, Any] = found[0] if found else {"code": one}
     if listing:
         sec = listing[0]

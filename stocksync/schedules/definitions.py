@@ -1,4 +1,4 @@
-"""The beat schedules: four built-in runs whose cron, switch and request body a user may change.
+"""The beat schedules: five built-in runs whose cron, switch and request body a user may change.
 
 Defaults come from the settings (``STOCKSYNC_SCHEDULE_*``); a change made through the API or CLI
 is stored in the ``schedules`` table and wins over the default until it is reset (null).
@@ -38,6 +38,7 @@ class BuiltIn:
 
 
 EVERY_FACT = ["bars", "adj_factors", "valuations", "index_bars", "index_members"]
+STOCK_EVENTS = ["corporate_actions", "profiles", "financials"]
 
 BUILT_INS: dict[str, BuiltIn] = {
     b.name: b
@@ -73,11 +74,24 @@ BUILT_INS: dict[str, BuiltIn] = {
             },
         ),
         BuiltIn(
+            "events",
+            "corporate actions, profile changes and financial reports of the last two weeks, "
+            "one unit per stock",
+            "schedule_events",
+            {
+                "kind": "incremental",
+                "periods": ["daily"],
+                "days_back": 14,
+                "datasets": STOCK_EVENTS,
+            },
+        ),
+        BuiltIn(
             "gap_check",
-            "daily bars, factors, valuations, index bars and index members over the whole "
-            "history: fetches only what no earlier unit stored, dataset by dataset",
+            "daily bars, factors, valuations, index bars and members, corporate actions, "
+            "profiles and financials over the whole history: fetches only what no earlier unit "
+            "stored, dataset by dataset",
             "schedule_gap_check",
-            {"kind": "all_history", "periods": ["daily"], "datasets": EVERY_FACT},
+            {"kind": "all_history", "periods": ["daily"], "datasets": EVERY_FACT + STOCK_EVENTS},
         ),
     )
 }

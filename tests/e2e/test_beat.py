@@ -31,7 +31,7 @@ def start_beat(settings, log_path):
 
 
 def test_two_beats_one_scheduled_run(ctx, settings, workers, tmp_path):
-    for name in ("daily", "monthly", "gap_check"):
+    for name in ("daily", "monthly", "events", "gap_check"):
         schedules.update_schedule(ctx, name, {"enabled": False})
     schedules.update_schedule(ctx, "weekly", {"cron": "* * * * *", "body": SIM_BODY})
     workers.start("w1")

@@ -71,6 +71,8 @@ DATA_RULES = {
         r"ask for at most \d+ days",
         r"the stored calendar knows \d+ of",
     ),
+    "GET /api/v1/corporate-actions": (r"^start \S+ is after end", r"ask for at most \d+ days"),
+    "GET /api/v1/checks/factors": (r"^start \S+ is after end", r"ask for at most \d+ days"),
 }
 
 

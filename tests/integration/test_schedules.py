@@ -40,9 +40,9 @@ def stored_runs(ctx):
         return list_runs(conn, limit=100, offset=0)[0]
 
 
-def test_the_four_schedules_are_listed_with_their_defaults_in_shanghai_time(client):
+def test_the_five_schedules_are_listed_with_their_defaults_in_shanghai_time(client):
     items = {s["name"]: s for s in client.get("/api/v1/schedules").json["items"]}
-    assert list(items) == ["daily", "weekly", "monthly", "gap_check"]
+    assert list(items) == ["daily", "weekly", "monthly", "events", "gap_check"]
     daily = items["daily"]
     assert (daily["cron"], daily["timezone"], daily["enabled"]) == ("30 17 * * 1-5",
                                                                      "Asia/Shanghai", True)  # fmt: skip
@@ -54,9 +54,14 @@ def test_the_four_schedules_are_listed_with_their_defaults_in_shanghai_time(clie
     assert daily["next_run_at"].endswith("17:30:00+08:00")
     assert items["weekly"]["cron"] == "0 2 * * 1" and items["weekly"]["body"]["days_back"] == 14
     assert items["monthly"]["cron"] == "0 3 1 * *"
+    assert items["events"]["cron"] == "0 6 * * 6" and items["events"]["body"] == {
+        "kind": "incremental", "periods": ["daily"], "days_back": 14,
+        "datasets": ["corporate_actions", "profiles", "financials"],
+    }  # fmt: skip
     assert items["gap_check"]["body"] == {
         "kind": "all_history", "periods": ["daily"],
-        "datasets": ["bars", "adj_factors", "valuations", "index_bars", "index_members"],
+        "datasets": ["bars", "adj_factors", "valuations", "index_bars", "index_members",
+                     "corporate_actions", "profiles", "financials"],
     }  # fmt: skip
     assert items["gap_check"]["next_run_at"][8:19] == "01T04:00:00"
 
@@ -106,7 +111,7 @@ def test_an_unknown_schedule_is_404(client):
         client.post("/api/v1/schedules/hourly/run"),
     ):
         assert response.status_code == 404
-        assert "daily, weekly, monthly, gap_check" in response.json["error"]["message"]
+        assert "daily, weekly, monthly, events, gap_check" in response.json["error"]["message"]
 
 
 def test_a_slot_fires_once_however_often_it_is_delivered(ctx):
@@ -200,7 +205,7 @@ def test_the_default_bodies_are_run_requests_the_parser_accepts(ctx):
     specs = {name: runs.parse_spec(ctx, b.body) for name, b in schedules.BUILT_INS.items()}
     assert [(s.kind, [p.value for p in s.periods]) for s in specs.values()] == [
         ("incremental", ["daily"]), ("incremental", ["weekly"]),
-        ("incremental", ["monthly"]), ("all_history", ["daily"]),
+        ("incremental", ["monthly"]), ("incremental", ["daily"]), ("all_history", ["daily"]),
     ]  # fmt: skip
     assert (specs["weekly"].days_back, specs["monthly"].days_back) == (14, 62)
     outcome = fire_schedule(ctx, "daily", dt.datetime(2025, 9, 30, 17, 30, tzinfo=SH), Recorder())
