@@ -10,6 +10,7 @@ from typing import Any
 from stocksync.context import Context
 from stocksync.datasets import securities, trade_calendar
 from stocksync.datasets.index_members import members_on
+from stocksync.datasets.profiles import profiles_on
 from stocksync.errors import InvalidRequest
 from stocksync.market.index_reading import find_index
 from stocksync.runs.spec import parse_date
@@ -30,6 +31,7 @@ def listed_on(ctx: Context, date: str | None, index: str | None = None) -> dict[
             )
         codes = set(securities.codes_listed_on(conn, day, None))
         stocks = [s for s in securities.load_securities(conn) if s.code in codes]
+        then = {p["code"]: p for p in profiles_on(conn, sorted(codes), day)}
     return {
         "date": day.isoformat(),
         "count": len(stocks),
@@ -40,10 +42,19 @@ def listed_on(ctx: Context, date: str | None, index: str | None = None) -> dict[
                 "exchange": s.exchange.value,
                 "board": s.board.value,
                 "list_date": s.list_date.isoformat(),
+                **_profile_then(then.get(s.code)),
             }
             for s in stocks
         ],
     }
+
+
+def _profile_then(profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The name, ST status and industry a stored profile gives for the date (none: nothing)."""
+    if profile is None:
+        return {}
+    return {"name_then": profile["name"], "is_st": profile["is_st"],
+            "industry": profile["industry"]}  # fmt: skip
 
 
 def _members(ctx: Context, index_code: str, day: dt.date) -> dict[str, Any]:

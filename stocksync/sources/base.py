@@ -350,7 +350,8 @@ class Source(ABC):
     def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
         """What the source knows of ``code``'s profile over [start, end]: the rows that take
         effect within it, and the row in force on ``start`` (dated on or before it). A source
-        that knows only the present dates its row on the day it was asked (within the range)."""
+        that knows only the present dates its row on the day it was asked, which may lie after
+        ``end``: it never claims the past."""
         raise NotImplementedError(f"{self.name} has no stock profiles")
 
     def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:

@@ -160,6 +160,9 @@ def test_a_profile_answers_what_a_code_was_on_a_date(ctx, settings, synced):
     earlier = client.get(f"/api/v1/profile?code={row.code}&date={truth[-1].valid_from}").get_json()
     assert (earlier["name"], earlier["is_st"]) == (truth[-1].name, truth[-1].is_st)
     assert reply["industry"] and reply["sources"]["industry"] == "sim"
+    listed = client.get(f"/api/v1/universe?date={row.valid_from}").get_json()["stocks"]
+    then = next(s for s in listed if s["code"] == row.code)
+    assert (then["name_then"], then["is_st"], then["industry"]) == (row.name, True, row.industry)
     assert client.get("/api/v1/profile?code=600000&date=someday").status_code == 400
 
 

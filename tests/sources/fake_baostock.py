@@ -47,6 +47,11 @@ with fields ``updateDate, code, code_name`` (``2018-11-26, sh.600000, 浦发银�
 weights: ``updateDate`` is the Monday on or before that date (baostock updates weekly), and a
 date before the index's first day has no members. The reply echoes ``date`` and the fields.
 ``stale_members`` answers as of a later date than asked (a reply that cannot be the answer).
+
+``query_stock_basic``'s ``code_name`` is the stock's name as of the server's today (``today``, or
+the real one at most the calendar's end), with its ``ST`` / ``*ST`` prefix as baostock writes it.
+The stock-event queries (dividends, industry, quarterly reports) are answered by
+:mod:`fake_baostock_events`.
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ PAGE_ROWS = 2000
 COMPRESSED = frozenset({"96", "99", "9B", "9D"})
 REPLY_TYPE = {
     "00": "01", "02": "03", "15": "16", "33": "34", "45": "46", "61": "62", "63": "64",
-    "65": "66", "95": "96",
+    "65": "66", "95": "96", "13": "14", "59": "60", "17": "18", "21": "22", "25": "26",
 }  # fmt: skip
 ERROR_TYPE = "04"
 
@@ -198,6 +203,7 @@ class FakeBaostockServer:
         self.answer_with = ""  # serve k-data of this bs code whatever the request asks for
         self.negative_loss_pe = False  # a loss-making stock's peTTM: negative instead of empty
         self.stale_members = 0  # answer members queries as of this many days after the date
+        self.today: dt.date | None = None  # the server's today (None: the real one)
         self._generation = 0  # bumped by expire_sessions(): older logins no longer count
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -240,6 +246,7 @@ class FakeBaostockServer:
         self.answer_with = ""
         self.negative_loss_pe = False
         self.stale_members = 0
+        self.today = None
         return self.faults
 
     def expire_sessions(self) -> None:
@@ -336,7 +343,7 @@ class FakeBaostockServer:
         if request.msg_type == "02":
             conn.logged_in = False
             return _frame(reply_type, [OK, "success", "logout", conn.user_id])
-        handler = self._queries[request.msg_type]
+        handler = self._queries.get(request.msg_type) or _event_query(request.msg_type)
         try:
             return handler(self, request, reply_type, faults.garbage)
         except Refused as exc:
@@ -547,7 +554,7 @@ class FakeBaostockServer:
     def _stock_basic(self, request: Request, reply_type: str, garbage: bool) -> bytes:
         _, user, page, size, code, name = _fields(request, 6)
         rows = [
-            [bs_code(s.code), s.name, s.list_date.isoformat(),
+            [bs_code(s.code), self._current_name(s.code, s.name), s.list_date.isoformat(),
              s.delist_date.isoformat() if s.delist_date else "", "1",
              "0" if s.delist_date else "1"]
             for s in self.market.securities()
@@ -559,6 +566,13 @@ class FakeBaostockServer:
             reply_type, "query_stock_basic", user, page, size, rows,
             [code, name, "code,code_name,ipoDate,outDate,type,status"],
         )  # fmt: skip
+
+    def _current_name(self, code: str, listed_as: str) -> str:
+        """The name of ``code`` as of the server's today (``listed_as`` before its listing)."""
+        import fake_baostock_events as events  # type: ignore[import-not-found]
+
+        profile = events.profile_on(self.market, code, events.server_today(self.today))
+        return profile.name if profile is not None and profile.name else listed_as
 
     def _adjust_factor(self, request: Request, reply_type: str, garbage: bool) -> bytes:
         _, user, page, size, code, start, end = _fields(request, 7)
@@ -609,6 +623,13 @@ class FakeBaostockServer:
         "63": _members,
         "65": _members,
     }
+
+
+def _event_query(msg_type: str) -> Callable[[FakeBaostockServer, Request, str, bool], bytes]:
+    """The handler of a stock-event query (dividends, industry, quarterly reports)."""
+    import fake_baostock_events as events  # type: ignore[import-not-found]
+
+    return events.QUERIES[msg_type]
 
 
 # -- wire format ---------------------------------------------------------------------------

@@ -41,6 +41,8 @@ What it serves, in the forms akshare 1.19.5 parses:
 - ``query.sse.com.cn``: listed (``STOCK_TYPE`` 1 main, 8 STAR) and delisted (``COMPANY_STATUS=3``)
   JSON; ``www.szse.cn``: the A-share list and the delisted list as xlsx; ``www.bse.cn``: the
   paged ``null([{...}])`` list, rows whose keys sit where akshare maps them by position.
+- Stock events (dividends on ``datacenter-web``, the quote snapshot on ``push2``, the main
+  indicators on ``datacenter``): see :mod:`fake_eastmoney_events`.
 
 Every request is counted and logged and obeys :class:`faults.Faults`: ``latency_s`` sleeps;
 ``rate_limit`` and ``auth`` answer eastmoney's ban, an nginx ``403 Forbidden`` page;
@@ -69,6 +71,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd  # type: ignore[import-untyped]
 import trustme
+from fake_eastmoney_events import HOSTS as EVENT_HOSTS  # type: ignore[import-not-found]
+from fake_eastmoney_events import EventEndpoints
 from faults import Faults  # type: ignore[import-not-found]
 
 from stocksync.datasets.indices import MAIN_INDICES, IndexInfo
@@ -78,6 +82,7 @@ from stocksync.sim import SimMarket
 INDEX_LIST_HOST = "80.push2.eastmoney.com"
 HOSTS = (
     "push2his.eastmoney.com", INDEX_LIST_HOST, "query.sse.com.cn", "www.szse.cn", "www.bse.cn",
+    *EVENT_HOSTS,
 )  # fmt: skip
 KLINE_PATH = "/api/qt/stock/kline/get"
 CLIST_PATH = "/api/qt/clist/get"
@@ -128,6 +133,7 @@ class FakeEastmoney:
         self._index_by_secid = {f"{index_market(i.code)}.{i.code[:6]}": i for i in MAIN_INDICES}
         self.today = CALENDAR_END  # the last day eastmoney has bars of
         self._index_klines: dict[tuple[str, Period, dt.date], list[tuple[int, str]]] = {}
+        self.events = EventEndpoints(market)  # dividends, the quote snapshot, main indicators
 
         ca = trustme.CA()
         self.ca_path = workdir / "fake-eastmoney-ca.pem"
@@ -166,6 +172,7 @@ class FakeEastmoney:
             self.index_list_rows = INDEX_LIST_ROWS
             self.unlisted.clear()
             self.today = CALENDAR_END
+            self.events.reset()
 
     def count(self, host: str, path: str = "") -> int:
         """Requests seen for ``host`` (and ``path`` when given)."""
@@ -196,6 +203,12 @@ class FakeEastmoney:
             return 500, "text/html", _NGINX.format("500 Internal Server Error").encode()
         if host == "push2his.eastmoney.com" and path == KLINE_PATH:
             return 200, "application/json; charset=UTF-8", _json(self.kline(params, garbage))
+        if self.events.serves(host, path):
+            return (
+                200,
+                "application/json; charset=UTF-8",
+                _json(self.events.route(host, path, params)),
+            )
         if host == INDEX_LIST_HOST and path == CLIST_PATH:
             return 200, "application/json; charset=UTF-8", _json(self.clist(params))
         if host == "query.sse.com.cn" and path in ("/sseQuery/commonQuery.do", "/commonQuery.do"):

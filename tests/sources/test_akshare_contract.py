@@ -37,7 +37,7 @@ from faults import Faults  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
 from stocksync.datasets import dataset
-from stocksync.domain import Bar, Board, DatasetName, Exchange, Period
+from stocksync.domain import Bar, Board, DatasetName, Exchange, FinancialReport, Period
 from stocksync.sim import SimMarket
 from stocksync.sources.akshare import (
     BAN_WAIT_S,
@@ -61,6 +61,7 @@ SEED, STOCKS = 20240601, 300
 EASTMONEY = "push2his.eastmoney.com"
 TIMEOUT_S = 2.0
 START, END = dt.date(2024, 12, 2), dt.date(2025, 1, 31)
+_WHOLE = (dt.date(1990, 1, 1), dt.date(2026, 12, 31))
 
 
 def _clear_akshare_caches() -> None:
@@ -128,8 +129,25 @@ class TestAkshareContract(SourceContract):
     END = END
     TIMEOUT_S = TIMEOUT_S
 
+    # eastmoney's dividend details carry no pay date and no rights issues
+    ACTION_FIELDS = ("cash_div", "bonus_ratio", "transfer_ratio", "record_date",
+                     "announce_date", "report_period")  # fmt: skip
+    PROFILE_HISTORY_FIELDS = ()  # today's snapshot only
+
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
         return [bar for bar in bars if bar.trade_status == 1]  # eastmoney omits suspended days
+
+    def expected_financials(self, truth: list[FinancialReport]) -> list[FinancialReport]:
+        """eastmoney keeps one version per period, its latest, dated on that version's
+        announcement (UPDATE_DATE after NOTICE_DATE): of the truth in range, the periods whose
+        latest version over the whole history was announced in range."""
+        if not truth:
+            return []
+        start, end = self.EVENT_START, self.EVENT_END
+        latest: dict[object, FinancialReport] = {}
+        for report in sim_market(SEED, STOCKS).financials(truth[0].code, *_WHOLE):
+            latest[report.report_period] = report  # sorted by announcement
+        return [r for r in latest.values() if start <= r.announce_date <= end]
 
 
 # -- the sample ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ server serving the simulated market (tests/sources/fake_baostock.py)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -18,12 +19,18 @@ from typing import Any
 import pytest
 from contract import CORE_FIELDS, SourceContract, replace_bar  # type: ignore[import-not-found]
 from fake_baostock import PAGE_ROWS, FakeBaostockServer, bs_code  # type: ignore[import-not-found]
+from fake_baostock_events import (  # type: ignore[import-not-found]
+    is_bank,
+    latest_versions,
+    profile_on,
+    server_today,
+)
 from faults import Faults, RecordingQuota  # type: ignore[import-not-found]
 
 from stocksync.config import Settings
 from stocksync.datasets import dataset
 from stocksync.datasets.indices import MAIN_INDICES
-from stocksync.domain import Bar, Board, DatasetName, Exchange, Period
+from stocksync.domain import Bar, Board, DatasetName, Exchange, FinancialReport, Period
 from stocksync.runs.fetching import Attempt, candidates
 from stocksync.sim import SimMarket
 from stocksync.sources.baostock import BaostockSource, build_baostock_source
@@ -66,6 +73,13 @@ VALUATION_QUERY = (  # the one daily query that serves bars, factors and valuati
 )
 
 
+def replace_report(report: FinancialReport, period: dt.date, market: SimMarket) -> FinancialReport:
+    """``report`` as baostock serves it: no eps, no revenue growth, no bank's gross margin."""
+    bank = is_bank(market, report.code, period)
+    return dataclasses.replace(report, eps=None, revenue_yoy=None,
+                               gross_margin=None if bank else report.gross_margin)  # fmt: skip
+
+
 def make_source(server: FakeBaostockServer, quota=None, **changes: Any) -> BaostockSource:
     settings = Settings(baostock_addr=server.address, source_timeout_s=TIMEOUT_S)
     return build_baostock_source(settings.with_overrides(**changes), quota)
@@ -95,9 +109,12 @@ def daily(market: SimMarket, code: str) -> list[Bar]:
     return market.bars_for_code(code, START, END, Period.DAILY)
 
 
+SEED, STOCKS = 20240601, 300
+
+
 @pytest.fixture(scope="session")
 def market() -> SimMarket:
-    return sim_market(20240601, 300)
+    return sim_market(SEED, STOCKS)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +146,27 @@ class TestBaostockContract(SourceContract):
     COMPARED = (*CORE_FIELDS, "turnover_pct", "trade_status", "is_st")
     VALUATION_FIELDS = ("pe_ttm", "pb")  # baostock serves no market value
     MEMBER_WEIGHTS = False  # baostock's member lists carry no weights
+    # baostock names no report period and has no rights issues (rights_ratio 0 = the truth's)
+    ACTION_FIELDS = (
+        "cash_div", "bonus_ratio", "transfer_ratio", "rights_ratio", "record_date", "pay_date",
+        "announce_date",
+    )  # fmt: skip
+    PROFILE_HISTORY_FIELDS = ("is_st",)  # no name history: today's name only
+    FINANCIAL_FIELDS = (  # no year-to-date eps (epsTTM only), no revenue growth
+        "roe", "revenue", "net_profit", "net_profit_yoy", "gross_margin", "debt_ratio",
+    )  # fmt: skip
+
+    def expected_financials(self, truth: list[FinancialReport]) -> list[FinancialReport]:
+        """baostock keeps one version of each period, the latest, dated by its own announcement:
+        a period counts when that version is announced in range. Banks have no gross margin."""
+        if not truth:
+            return []
+        market, code = sim_market(SEED, STOCKS), truth[0].code
+        return [
+            replace_report(r, r.report_period, market)
+            for r in latest_versions(market, code, server_today(None)).values()
+            if self.EVENT_START <= r.announce_date <= self.EVENT_END
+        ]
 
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
         # baostock's weekly/monthly bars have no isST field: the adapter reports False there
@@ -173,8 +211,15 @@ class TestBaostockContract(SourceContract):
 
     def test_securities_are_the_stocks_only(self, source, market):
         # the server also lists indexes (sh.000001 would read as 000001.SZ) and an ETF
-        expected = [s for s in market.securities() if s.exchange is not Exchange.BJ]
+        # code_name is the name today, ST prefix and all (the sim lists the stock's plain name)
+        today = server_today(None)
+        expected = [
+            dataclasses.replace(s, name=profile_on(market, s.code, today).name)
+            for s in market.securities()
+            if s.exchange is not Exchange.BJ
+        ]
         assert source.securities() == expected
+        assert {s.name for s in expected} != {s.name for s in market.securities()}
         assert any(s.delist_date for s in expected)
 
     def test_derived_factors_step_on_the_ex_dates_baostock_lists(self, source, market):

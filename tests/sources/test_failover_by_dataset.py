@@ -16,7 +16,7 @@ from stocksync.runs import ledger
 from stocksync.runs import service as runs
 from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.sim import SimMarket
-from stocksync.storage.schema import bars, index_bars, valuations
+from stocksync.storage.schema import bars, corporate_actions, index_bars, valuations
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.rename"),
@@ -202,4 +202,34 @@ def test_an_index_one_source_answers_empty_is_served_by_the_next(
             .where(index_bars.c.code == "000300.SH", index_bars.c.period == "daily")
         ).all())  # fmt: skip
     assert {d: float(c) for d, c in got.items()} == truth
+    both.close()
+
+
+def test_corporate_actions_fail_over_when_the_first_source_is_down(
+    ctx, settings, market, eastmoney, fake_baostock
+):
+    """akshare's datacenter answers 500: the stock's corporate actions come from baostock in
+    the same unit, equal to the truth in the fields baostock serves."""
+    first, last = dt.date(2024, 5, 6), dt.date(2024, 7, 31)  # the dividend season
+    code = next(s.code for s in market.securities()
+                if s.exchange is not Exchange.BJ and market.corporate_actions(s.code, first, last)
+                and any(a.cash_div > 0 for a in market.corporate_actions(s.code, first, last)))  # fmt: skip
+    eastmoney.faults.set(server_error=True)
+    both = build_context(settings.with_overrides(
+        sources=("akshare", "baostock"), baostock_addr=fake_baostock.address,
+        calls_per_minute={"akshare": 100_000},
+    ))  # fmt: skip
+    run_id = play(both, {"symbols": [code], "start_date": str(first), "end_date": str(last),
+                         "datasets": ["corporate_actions"]})  # fmt: skip
+    (item,) = items(both, run_id)
+    assert (item.status, item.source) == ("success", "baostock"), item.error
+    assert "akshare" in (item.error or "")
+    with both.engine.connect() as conn:
+        got = conn.execute(select(corporate_actions.c.ex_date, corporate_actions.c.cash_div,
+                                  corporate_actions.c.source)
+                           .where(corporate_actions.c.code == code)).all()  # fmt: skip
+    truth = market.corporate_actions(code, first, last)
+    assert [(d, round(float(c), 4), s) for d, c, s in got] == [
+        (a.ex_date, round(a.cash_div, 4), "baostock") for a in truth
+    ]
     both.close()

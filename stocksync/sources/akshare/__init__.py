@@ -15,6 +15,10 @@ module never reads the environment itself.
 - Index bars: ``index_zh_a_hist`` (eastmoney's index list, then one whole-history kline), the
   main indices, daily/weekly/monthly; 成交量 ×100 → shares, ``pre_close`` from 涨跌额, weekly and
   monthly bars only once their period is over (see :mod:`stocksync.sources.akshare.indices`).
+- Stock events (see :mod:`stocksync.sources.akshare.events`), one stock at a time: corporate
+  actions from eastmoney's dividend details (per 10 shares → per share; no pay dates, no rights
+  issues), today's profile snapshot (name, ST, eastmoney industry, total/float shares; no
+  history) and the main indicators, one version per period dated on its notice or later update.
 - Securities: SSE (main, STAR), SZSE and BSE lists plus the SSE/SZSE delisted lists.
 - Calendar: the SSE calendar akshare ships (``file_fold/calendar.json``), offline.
 

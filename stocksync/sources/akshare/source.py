@@ -22,9 +22,20 @@ import requests
 from stocksync.codes import normalize_code
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
-from stocksync.domain import AdjFactor, Bar, DatasetName, Exchange, IndexBar, Period, Security
+from stocksync.domain import (
+    AdjFactor,
+    Bar,
+    CorporateAction,
+    DatasetName,
+    Exchange,
+    FinancialReport,
+    IndexBar,
+    Period,
+    Security,
+    StockProfile,
+)
 from stocksync.errors import InvalidRequest
-from stocksync.sources.akshare import frames, indices
+from stocksync.sources.akshare import events, frames, indices
 from stocksync.sources.base import (
     ALL_PERIODS,
     Availability,
@@ -76,6 +87,9 @@ class AkshareSource(Source):
             DatasetName.BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS, True),
             DatasetName.ADJ_FACTORS: Offer(frozenset({Shape.STOCK_BY_RANGE}), omits_suspended=True),
             DatasetName.INDEX_BARS: Offer(frozenset({Shape.STOCK_BY_RANGE}), ALL_PERIODS),
+            DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
         }
     )
 
@@ -238,6 +252,39 @@ class AkshareSource(Source):
             raise TransientSourceError(self.name, f"unexpected reply {type(frame).__name__}")
         bars = self._convert(lambda: indices.index_bars(frame, code, period))
         return indices.dated_within(bars, period, start, end)
+
+    # -- stock events (see :mod:`stocksync.sources.akshare.events`) ----------------------------
+    def corporate_actions(self, code: str, start: dt.date, end: dt.date) -> list[CorporateAction]:
+        """eastmoney's implemented dividends and bonus/transfer shares of ``code`` with an
+        ex-date in ``[start, end]``, per share."""
+        code = self._canonical(code)
+        frame = events.fetch_actions_frame(code, self._admit, self._bounded)
+        if frame is None:
+            return []
+        return self._convert(lambda: events.actions(frame, code, start, end))
+
+    def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
+        """eastmoney's snapshot of ``code`` (name, ST, industry, shares), dated today: it has
+        no history."""
+        code = self._canonical(code)
+        try:
+            frame = events.fetch_profile_frame(code, self._admit, self._timeout_s)
+        except Exception as exc:  # classified once, here
+            raise self._classify(exc) from exc
+        if frame is None:
+            if code not in self._known_securities():
+                raise NoDataError(self.name, f"no exchange lists {code}")
+            raise TransientSourceError(self.name, f"eastmoney sent no quote of listed {code}")
+        return [self._convert(lambda: events.profile(frame, code, dt.date.today()))]
+
+    def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
+        """eastmoney's main indicators of ``code``: one version per period, dated on its
+        notice (or later update) date within ``[start, end]``."""
+        code = self._canonical(code)
+        frame = events.fetch_financials_frame(code, self._admit, self._bounded)
+        if frame is None:
+            return []
+        return self._convert(lambda: events.financials(frame, code, start, end))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _canonical(self, code: str) -> str:

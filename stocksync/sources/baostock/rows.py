@@ -111,3 +111,13 @@ def bar(code: str, period: Period, r: dict[str, str]) -> Bar:
         trade_status=int(r.get("tradestatus") or 1),
         is_st=r.get("isST") == "1",
     )
+
+
+def parse_addr(addr: str | None) -> tuple[str, int] | None:
+    """``host:port`` of STOCKSYNC_BAOSTOCK_ADDR (None: the library's own server)."""
+    if not addr:
+        return None
+    host, sep, port = addr.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"STOCKSYNC_BAOSTOCK_ADDR must be host:port, got {addr!r}")
+    return host, int(port)

@@ -1,5 +1,5 @@
-"""The baostock adapter: per-stock bars, factors, valuations, index bars and members, securities
-and calendar, classified errors.
+"""The baostock adapter: per-stock bars, factors, valuations, index bars and members, corporate
+actions, profiles and financials, securities and calendar, classified errors.
 
 Every call goes through :meth:`BaostockSource._query`: blacklist memory, call quota, the
 process's session lock, login when needed, the library call and all its pages under a
@@ -23,15 +23,19 @@ from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import (
     AdjFactor,
     Bar,
+    CorporateAction,
     DatasetName,
+    FinancialReport,
     IndexBar,
     IndexMember,
     Period,
     Security,
+    StockProfile,
     Valuation,
 )
-from stocksync.sources.baostock import indices, members
+from stocksync.sources.baostock import actions, indices, members, profiles, reports
 from stocksync.sources.baostock import rows as wire
+from stocksync.sources.baostock.replies import out_of_step
 from stocksync.sources.baostock.session import (
     OK,
     SESSION,
@@ -83,6 +87,7 @@ SYSTEM_ERROR = "10005001"
 class BaostockSource(Source):
     """baostock: per-stock daily/weekly/monthly bars, factors, daily valuations (P/E and P/B
     only), bars of the SH and SZ indices, members of CSI 300, SSE 50 and CSI 500 (no weights),
+    dividends, ST status, industry and today's name, quarterly reports (one version a period),
     securities and the calendar; nothing of Beijing."""
 
     name = NAME
@@ -95,6 +100,9 @@ class BaostockSource(Source):
             DatasetName.INDEX_MEMBERS: Offer(
                 frozenset({Shape.STOCK_BY_RANGE}), frozenset({Period.MONTHLY})
             ),
+            DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
         }
     )
 
@@ -106,6 +114,7 @@ class BaostockSource(Source):
         calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
         quota: CallQuota | None = None,
         blacklist_wait_s: float = BLACKLIST_WAIT_S,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -116,6 +125,7 @@ class BaostockSource(Source):
         self._quota: CallQuota = quota if quota is not None else InProcessQuota()
         self._blacklist_wait_s = blacklist_wait_s
         self._blocked_until = 0.0
+        self._today = today
 
     @property
     def expected_latency_s(self) -> float:
@@ -255,6 +265,19 @@ class BaostockSource(Source):
             raise NoDataError(NAME, f"no members of {canonical} from {first} to {end}")
         return out
 
+    def corporate_actions(self, code: str, start: dt.date, end: dt.date) -> list[CorporateAction]:
+        """Dividends and bonus/transfer shares by ex-date (:mod:`.actions`); no rights issues."""
+        return actions.fetch(self._records, wire.canonical(code), start, end)
+
+    def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
+        """ST status and its changes, industry, today's name (:mod:`.profiles`); no shares."""
+        canonical = wire.canonical(code)
+        return profiles.fetch(self._records, self._k_rows, canonical, start, end, self._today())
+
+    def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
+        """Each period's one version announced in range (:mod:`.reports`); no eps, revenue yoy."""
+        return reports.fetch(self._records, wire.canonical(code), start, end, self._today())
+
     def close(self) -> None:
         """Log out (best effort, briefly) and close the process's baostock connection."""
         with SESSION.lock:
@@ -312,10 +335,7 @@ class BaostockSource(Source):
             raise TransientSourceError(NAME, f"malformed reply for {canonical}: no {missing}")
         first, last = start.isoformat(), end.isoformat()
         if any(r.get("code") != bs_code or not first <= r.get("date", "") <= last for r in rows):
-            # the reply belongs to another request: never store it; start a new session
-            with SESSION.lock:
-                SESSION.drop()
-            raise TransientSourceError(NAME, f"reply out of step with the request for {canonical}")
+            raise out_of_step(f"{period} bars of {canonical}")  # never stored; a new session
         return rows
 
     def _members_on(self, canonical: str, query: str, day: dt.date) -> list[dict[str, str]]:
@@ -323,9 +343,7 @@ class BaostockSource(Source):
         what = f"members of {canonical} on {day}"
         rows = self._records(what, lambda bs: getattr(bs, query)(date=day.isoformat()))
         if not members.answers(day, rows):
-            with SESSION.lock:
-                SESSION.drop()
-            raise TransientSourceError(NAME, f"{what}: reply out of step with the request")
+            raise out_of_step(what)
         return rows
 
     def _records(self, what: str, call: Callable[[Any], Any]) -> list[dict[str, str]]:
@@ -420,19 +438,10 @@ class BaostockSource(Source):
         return max(0.0, self._blocked_until - time.monotonic())
 
 
-def _parse_addr(addr: str | None) -> tuple[str, int] | None:
-    if not addr:
-        return None
-    host, sep, port = addr.strip().rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"STOCKSYNC_BAOSTOCK_ADDR must be host:port, got {addr!r}")
-    return host, int(port)
-
-
 def build_baostock_source(settings: Settings, quota: CallQuota | None = None) -> BaostockSource:
     """A :class:`BaostockSource` configured from ``settings``."""
     return BaostockSource(
-        _parse_addr(settings.baostock_addr),
+        wire.parse_addr(settings.baostock_addr),
         timeout_s=settings.source_timeout_s,
         calls_per_minute=settings.calls_per_minute.get(NAME, DEFAULT_CALLS_PER_MINUTE),
         quota=quota,
