@@ -14,7 +14,10 @@ simulated main indices, one ``ts_code`` per call (``index_weekly`` / ``index_mon
 ``fields``, ``index_monthly`` leaves ``vol`` and ``amount`` out (not 默认显示). ``index_weight``
 serves the simulated index members (see :meth:`FakeTushare._index_weights`): weights in percent,
 ``con_code`` like ``600000.SH``, CSI 300 only as ``399300.SZ``, irregular snapshot dates, at most
-6,000 rows a call (a cap of our choosing: tushare's own is unverified).
+6,000 rows a call (a cap of our choosing: tushare's own is unverified). The stock events
+(``dividend``, ``namechange``, ``fina_indicator``, ``income``, and the share capital and
+industry columns of ``daily_basic`` and ``stock_basic``) are served by
+``fake_tushare_events.py``.
 
 Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time, and
 in :attr:`FakeTushare.calls` its params and fields), so tests can count calls and check rate
@@ -36,6 +39,12 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_tushare_events import (  # type: ignore[import-not-found]
+    EVENT_CAPS,
+    EVENT_HIDDEN,
+    EventWire,
+    beijing_today,
+)
 from faults import Faults  # type: ignore[import-not-found]
 
 from stocksync.datasets.indices import MAIN_INDICES
@@ -78,7 +87,10 @@ BASIC_FIELDS = [
     "ts_code", "symbol", "name", "area", "industry", "market", "exchange", "list_status",
     "list_date", "delist_date",
 ]  # fmt: skip
-VALUATION_FIELDS = ["ts_code", "trade_date", "close", "pe_ttm", "pb", "total_mv", "circ_mv"]
+VALUATION_FIELDS = [
+    "ts_code", "trade_date", "close", "pe_ttm", "pb", "total_share", "float_share", "total_mv",
+    "circ_mv",
+]  # fmt: skip
 INDEX_FIELDS = [
     "ts_code", "trade_date", "close", "open", "high", "low", "pre_close", "change", "pct_chg",
     "vol", "amount",
@@ -91,12 +103,13 @@ INDEX_APIS = {
 INDEX_CAPS = {
     "index_daily": 8000, "index_weekly": 1000, "index_monthly": 1000, "index_weight": 6000,
 }  # fmt: skip
+CAPS = {**INDEX_CAPS, **EVENT_CAPS}
 MEMBER_FIELDS = ["index_code", "con_code", "trade_date", "weight"]
 MEMBER_WIRE_CODES = {"399300.SZ": "000300.SH"}  # CSI 300 answers only under its SZ code
 MEMBER_SILENT_CODES = frozenset({"000300.SH"})  # answered with an empty table (issues/801)
 REVIEW_MONTHS = (1, 7)  # months with an early snapshot still holding the previous members
 DAILY_SNAPSHOT_MONTHS = frozenset({("000905.SH", 2011, 8)})  # a snapshot every trading day
-HIDDEN_FIELDS = {"index_monthly": frozenset({"vol", "amount"})}  # shown only when named
+HIDDEN_FIELDS = {"index_monthly": frozenset({"vol", "amount"}), **EVENT_HIDDEN}  # when named
 _PERIOD = {"daily": Period.DAILY, "weekly": Period.WEEKLY, "monthly": Period.MONTHLY}
 _EXCHANGE = {Exchange.SH: "SSE", Exchange.SZ: "SZSE", Exchange.BJ: "BSE"}
 _MARKET = {Board.MAIN: "主板", Board.STAR: "科创板", Board.CHINEXT: "创业板", Board.BSE: "北交所"}
@@ -168,6 +181,8 @@ def wire_valuation(value: Valuation, close: float) -> dict[str, Any]:
         "close": close,
         "pe_ttm": value.pe_ttm,
         "pb": value.pb,
+        "total_share": None,  # filled in from the truth's profiles when sent (EventWire.fill)
+        "float_share": None,
         "total_mv": None if value.total_mv is None else value.total_mv / 10000,
         "circ_mv": None if value.circ_mv is None else value.circ_mv / 10000,
     }
@@ -187,7 +202,8 @@ class FakeTushare:
         self.withheld: set[str] = set()  # codes answered as an empty table (a lagging source)
         self.requests: list[tuple[float, str]] = []  # (time.time(), api_name) of every request
         self.calls: list[tuple[str, dict[str, Any], str]] = []  # (api_name, params, fields)
-        self.caps = dict(INDEX_CAPS)  # per-call row caps of the APIs that have their own
+        self.caps = dict(CAPS)  # per-call row caps of the APIs that have their own
+        self.events = EventWire(market)  # dividend, namechange, fina_indicator, income
         self._accepted: collections.deque[float] = collections.deque()
         self._forced: collections.deque[tuple[int, str]] = collections.deque()
         self._lock = threading.Lock()
@@ -227,7 +243,8 @@ class FakeTushare:
             self.withheld.clear()
             self.requests.clear()
             self.calls.clear()
-            self.caps = dict(INDEX_CAPS)
+            self.caps = dict(CAPS)
+            self.events.today = beijing_today
             self._accepted.clear()
             self._forced.clear()
             self.page_rows = self._default_page_rows
@@ -297,6 +314,7 @@ class FakeTushare:
         columns = (
             [f for f in wanted if f in fields] if wanted else [f for f in fields if f not in hidden]
         )
+        self.events.fill(api_name, rows, columns)
         data = {
             "fields": columns,
             "items": [[row.get(c) for c in columns] for row in rows],
@@ -334,6 +352,7 @@ class FakeTushare:
                 ["exchange", "cal_date", "is_open", "pretrade_date"],
             ),
             "stock_basic": lambda p: (self._basic(p), BASIC_FIELDS),
+            **self.events.apis(),
         }
 
     def _codes(self, params: dict[str, Any]) -> list[str]:

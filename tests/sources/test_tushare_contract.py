@@ -83,6 +83,8 @@ class TestTushareContract(SourceContract):
     START = START
     END = END
     TIMEOUT_S = TIMEOUT_S
+    # names and ST from namechange, share capital from daily_basic: dated as they changed
+    PROFILE_HISTORY_FIELDS = ("name", "is_st", "total_shares", "float_shares")
 
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
         return [b for b in bars if b.trade_status == 1]  # tushare omits suspended days

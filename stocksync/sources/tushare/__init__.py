@@ -5,6 +5,10 @@ client library (``tushare.pro_api``), redirected by ``STOCKSYNC_TUSHARE_URL``.
 - :mod:`.rows`: tushare's units and formats to canonical rows;
 - :mod:`.indices`: index bars (``index_daily`` / ``index_weekly`` / ``index_monthly``);
 - :mod:`.members`: index members and weights (``index_weight``), one snapshot a month;
+- :mod:`.actions`: corporate actions (``dividend``);
+- :mod:`.profiles`: names, ST, share capital, industry and area (``namechange``,
+  ``daily_basic``, ``stock_basic``);
+- :mod:`.financials`: every version of the quarterly reports (``fina_indicator``, ``income``);
 - :mod:`.source`: :class:`TushareSource` and :func:`build_tushare_source`.
 """
 

@@ -153,9 +153,17 @@ class TushareClient:
             return api
 
     def query(
-        self, api_name: str, fields: Sequence[str], *, timeout_s: float | None = None, **params: Any
+        self,
+        api_name: str,
+        fields: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        optional: Sequence[str] = (),
+        **params: Any,
     ) -> Any:
-        """One call of ``api_name``: a DataFrame holding ``fields``, or a SourceError."""
+        """One call of ``api_name``: a DataFrame holding ``fields``, or a SourceError. Of the
+        ``optional`` fields (ones tushare does not document) a reply may lack any: they come
+        back as nulls."""
         take_quota(self._quota, SOURCE, bucket(api_name), self.limit_for(api_name) or 0, api_name)
         timeout = timeout_s or self.timeout_s
         api = self._api(timeout)
@@ -174,17 +182,24 @@ class TushareClient:
                 f"{api_name}: HTTP error reply (the client turns HTTP 4xx/5xx into an empty "
                 "table without columns)",
             )
-        missing = [f for f in fields if f not in frame.columns]
+        missing = [f for f in fields if f not in frame.columns and f not in optional]
         if missing:
             raise TransientSourceError(
                 SOURCE, f"{api_name}: malformed reply, no column(s) {', '.join(missing)}"
             )
-        return frame
+        return frame.reindex(columns=list(fields)) if optional else frame
 
     def fetch(
-        self, api_name: str, fields: Sequence[str], *, limit: int | None = None, **params: Any
+        self,
+        api_name: str,
+        fields: Sequence[str],
+        *,
+        limit: int | None = None,
+        optional: Sequence[str] = (),
+        **params: Any,
     ) -> list[tuple[Any, ...]]:
-        """Every row of a query as tuples of ``fields``, following full pages with ``offset``.
+        """Every row of a query as tuples of ``fields``, following full pages with ``offset``
+        (``optional`` fields as :meth:`query` has them).
 
         With ``limit`` (the endpoint's own per-call cap) every call names ``limit`` and
         ``offset``; without it a page of :attr:`page_rows` rows counts as full."""
@@ -194,7 +209,7 @@ class TushareClient:
             extra: dict[str, int] = {"offset": len(rows)} if rows else {}
             if limit:
                 extra = {"limit": limit, "offset": len(rows)}
-            frame = self.query(api_name, fields, **params, **extra)
+            frame = self.query(api_name, fields, optional=optional, **params, **extra)
             page = list(frame[list(fields)].itertuples(index=False, name=None))
             rows.extend(page)
             if len(page) < page_rows:

@@ -1,5 +1,5 @@
-"""``TushareSource``: bars, factors, valuations, index bars, index members, calendar and
-securities from tushare pro."""
+"""``TushareSource``: bars, factors, valuations, index bars, index members, corporate actions,
+profiles, financial reports, calendar and securities from tushare pro."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from stocksync.config import Settings
 from stocksync.domain import (
     AdjFactor,
     Bar,
+    CorporateAction,
     DatasetName,
+    FinancialReport,
     IndexBar,
     IndexMember,
     Period,
     Security,
+    StockProfile,
     Valuation,
 )
 from stocksync.sources.base import (
@@ -34,7 +37,7 @@ from stocksync.sources.base import (
     TransientSourceError,
     catalogue,
 )
-from stocksync.sources.tushare import indices, members, rows
+from stocksync.sources.tushare import actions, financials, indices, members, profiles, rows
 from stocksync.sources.tushare.client import (
     BEIJING,
     PAGE_ROWS,
@@ -69,7 +72,10 @@ class TushareSource(Source):
     and daily valuations (``daily_basic``, which needs 2,000 points) per stock and per date, the
     SSE calendar and the securities list (listed, delisted, paused); daily, weekly and monthly
     bars of one index over a range; monthly member snapshots of the main indices but the SSE
-    Composite (``index_weight``).
+    Composite (``index_weight``); per stock, implemented dividends (``dividend``), the name
+    history, share capital and today's industry and area (``namechange``, ``daily_basic``,
+    ``stock_basic``) and every version of the quarterly reports (``fina_indicator``,
+    ``income``) — each of those endpoints needs 2,000 points.
 
     Every call goes through :class:`TushareClient`: the shared ``quota`` first (with
     :attr:`calls_per_minute`, tightened to the per-minute limit tushare reports), then the
@@ -86,6 +92,9 @@ class TushareSource(Source):
             DatasetName.INDEX_MEMBERS: Offer(
                 frozenset({Shape.STOCK_BY_RANGE}), frozenset({Period.MONTHLY})
             ),
+            DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
         }
     )
 
@@ -345,6 +354,43 @@ class TushareSource(Source):
         if not values and (unknown := self._unknown(code)):
             raise unknown
         return values
+
+    # -- stock events --------------------------------------------------------------------
+    def corporate_actions(self, code: str, start: dt.date, end: dt.date) -> list[CorporateAction]:
+        """Implemented dividends, bonus and transfer shares of ``code`` with an ex-date in
+        ``[start, end]`` (see :mod:`.actions`; tushare has no rights issues). One ``dividend``
+        call answers the whole history; NoDataError for a code tushare does not list."""
+        wire = actions.fetch_dividend_rows(self._client, code)
+        found = self._convert(actions.DIVIDEND_API, lambda: actions.actions(code, wire, start, end))
+        if not wire and (unknown := self._unknown(code)):
+            raise unknown
+        return found
+
+    def profiles(self, code: str, start: dt.date, end: dt.date) -> list[StockProfile]:
+        """Name / ST history and share capital of ``code`` over ``[start, end]`` (with what
+        stood on ``start``), and its industry and area dated today when today is in the range
+        (see :mod:`.profiles`). NoDataError for a code tushare does not list."""
+        today = self._today()
+        wire = profiles.fetch(self._client, code, start, end, today)
+        found = self._convert(
+            profiles.APIS, lambda: profiles.profiles(code, start, end, today, wire)
+        )
+        if wire.empty and (unknown := self._unknown(code)):
+            raise unknown
+        return found
+
+    def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
+        """Every version of ``code``'s quarterly reports announced in ``[start, end]``,
+        restatements included (see :mod:`.financials`). NoDataError for a code tushare does
+        not list."""
+        ratios = financials.fetch_indicator_rows(self._client, code, start, end)
+        amounts = financials.fetch_income_rows(self._client, code, start, end)
+        found = self._convert(
+            financials.APIS, lambda: financials.reports(code, start, end, ratios, amounts)
+        )
+        if not (ratios or amounts) and (unknown := self._unknown(code)):
+            raise unknown
+        return found
 
 
 def build_tushare_source(settings: Settings, quota: CallQuota | None = None) -> TushareSource:
