@@ -7,7 +7,13 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api.deps import app_context
-from stocksync.market.company import actions_of, factor_check, financials_of, profile_of
+from stocksync.market.company import (
+    actions_of,
+    factor_check,
+    financials_of,
+    minute_check,
+    profile_of,
+)
 
 bp = Blueprint("company", __name__)
 
@@ -38,3 +44,10 @@ def check_factors() -> ResponseReturnValue:
     return jsonify(
         factor_check(app_context(), args.get("start"), args.get("end"), args.get("codes"))
     )
+
+
+@bp.get("/checks/minute-bars")
+def check_minute_bars() -> ResponseReturnValue:
+    args = request.args
+    return jsonify(minute_check(app_context(), args.get("start"), args.get("end"),
+                                args.get("period"), args.get("codes")))  # fmt: skip

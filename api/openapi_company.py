@@ -66,4 +66,27 @@ COMPANY_OPERATIONS: dict[str, Operation] = {
             revisions=LIST,
         ),
     ),
+    "company.check_minute_bars": Operation(
+        "Stored minute bars against the stored daily bars: each (stock, day) whose first open, "
+        "last close, high, low, volume or amount differ",
+        query=[
+            Param("start", DATE, "first date", required=True),
+            Param("end", DATE, "last date (at most a year after start)", required=True),
+            Param(
+                "period",
+                {"type": "string", "enum": ["", "5min", "15min", "30min", "60min"]},
+                "minute period (default 5min)",
+            ),
+            Param("codes", CODES, "only these stocks"),
+        ],
+        errors=(400,),
+        response=obj(
+            ["start", "end", "period", "compared_days", "findings"],
+            start=STR,
+            end=STR,
+            period=STR,
+            compared_days=INT,
+            findings=LIST,
+        ),
+    ),
 }

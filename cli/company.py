@@ -11,7 +11,13 @@ from rich.table import Table
 
 from cli.commands import EXIT_OK, EXIT_RUN_ERRORS, _friendly_errors, _settings, console
 from stocksync.context import build_context
-from stocksync.market.company import actions_of, factor_check, financials_of, profile_of
+from stocksync.market.company import (
+    actions_of,
+    factor_check,
+    financials_of,
+    minute_check,
+    profile_of,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,6 +48,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     check.add_argument("--symbols", help="only these stocks, comma separated")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=show_factor_check)
+
+    minutes = sub.add_parser("check-minutes", help="minute bars against the daily bars")
+    minutes.add_argument("--start", required=True, help="YYYY-MM-DD")
+    minutes.add_argument("--end", required=True, help="YYYY-MM-DD")
+    minutes.add_argument("--period", default="5min", help="5min, 15min, 30min or 60min")
+    minutes.add_argument("--symbols", help="only these stocks, comma separated")
+    minutes.add_argument("--json", action="store_true")
+    minutes.set_defaults(func=show_minute_check)
 
 
 def _show(data: dict[str, Any], as_json: bool, table: Table | None) -> None:
@@ -116,3 +130,19 @@ def show_factor_check(args: argparse.Namespace) -> int:
                                  ("code", "trade_date", "old_factor", "new_factor", "old_source",
                                   "new_source", "detected_at")))  # fmt: skip
     return EXIT_RUN_ERRORS if data["findings"] or data["revisions"] else EXIT_OK
+
+
+@_friendly_errors
+def show_minute_check(args: argparse.Namespace) -> int:
+    data = minute_check(build_context(_settings(), migrate=True), args.start, args.end,
+                        args.period, args.symbols)  # fmt: skip
+    if args.json:
+        _show(data, True, None)
+    else:
+        console.print(f"{data['compared_days']} stock-days of {data['period']} bars compared "
+                      f"with their daily bars; {len(data['findings'])} differences")  # fmt: skip
+        if data["findings"]:
+            columns = ("code", "trade_date", "field", "from_minutes", "daily", "minute_source",
+                       "daily_source")  # fmt: skip
+            console.print(_table("differences", data["findings"], columns))
+    return EXIT_RUN_ERRORS if data["findings"] else EXIT_OK

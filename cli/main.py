@@ -31,7 +31,7 @@ from stocksync.config import (
 STORE_COMMANDS = (
     "sync", "runs", "status", "clear", "resume", "retry", "pause", "cancel", "reset", "up",
     "sources", "stats", "export", "universe", "calendar", "actions", "profile", "financials",
-    "check-factors",
+    "check-factors", "check-minutes",
 )  # fmt: skip
 
 

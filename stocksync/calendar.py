@@ -26,7 +26,7 @@ def period_end_dates(
     left out.
     """
     days = sorted(trading_days)
-    if period is Period.DAILY:
+    if period is Period.DAILY or period.intraday:  # minute bars: every trading day
         return [d for d in days if start <= d <= end]
     last_of: dict[tuple[int, int], dt.date] = {}
     for day in days:

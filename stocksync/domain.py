@@ -8,11 +8,30 @@ from enum import StrEnum
 
 
 class Period(StrEnum):
-    """Bar period. Weekly and monthly bars are dated on the last trading day of the period."""
+    """Bar period. Weekly and monthly bars are dated on the last trading day of the period;
+    minute bars (``5min`` … ``60min``) on the minute their interval ends, Beijing time."""
 
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
+    MIN5 = "5min"
+    MIN15 = "15min"
+    MIN30 = "30min"
+    MIN60 = "60min"
+
+    @property
+    def minutes(self) -> int | None:
+        """The length of a minute period's bar in minutes; None for daily and longer."""
+        return int(self.value[:-3]) if self.value.endswith("min") else None
+
+    @property
+    def intraday(self) -> bool:
+        return self.minutes is not None
+
+
+BAR_PERIODS = frozenset({Period.DAILY, Period.WEEKLY, Period.MONTHLY})
+MINUTE_PERIODS = frozenset(p for p in Period if p.intraday)
+TRADING_MINUTES = 240  # 09:30–11:30 and 13:00–15:00
 
 
 class DatasetName(StrEnum):
@@ -26,6 +45,7 @@ class DatasetName(StrEnum):
     CORPORATE_ACTIONS = "corporate_actions"
     PROFILES = "profiles"
     FINANCIALS = "financials"
+    MINUTE_BARS = "minute_bars"
     SECURITIES = "securities"
     TRADE_CALENDAR = "trade_calendar"
 
@@ -243,3 +263,24 @@ class FinancialReport:
     gross_margin: float | None = None
     debt_ratio: float | None = None
     announce_estimated: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class MinuteBar:
+    """One intraday bar of a stock: ``bar_time`` is the minute its interval ends (Beijing time,
+    naive: 09:35 is the first 5-minute bar, 11:30 and 15:00 close the sessions), prices in yuan,
+    volume in shares, amount in yuan. A day's bars of one period tile its 240 trading minutes."""
+
+    code: str
+    period: Period
+    bar_time: dt.datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    amount: float
+
+    @property
+    def trade_date(self) -> dt.date:
+        return self.bar_time.date()

@@ -36,6 +36,7 @@ from stocksync.storage.engine import make_engine
 
 BAR_FIELDS = ("open", "high", "low", "close", "pre_close", "volume", "amount", "turnover_pct",
               "pct_chg", "trade_status", "is_st")  # fmt: skip
+MINUTE_FIELDS = ("open", "high", "low", "close", "volume", "amount")
 PRICES = ("open", "high", "low", "close", "pre_close")
 ADJUSTS = (None, "qfq", "hfq")
 SPOOL_BYTES = 64 << 20  # COPY output kept in memory up to this, on disk beyond
@@ -143,9 +144,10 @@ def bars(
 
     ``adjust``: None (raw), ``"hfq"`` (× the day's factor) or ``"qfq"`` (× the day's factor ÷
     the stock's latest stored factor, or its factor on ``as_of``); prices rounded to 4 places.
-    Columns: code, trade_date, then ``fields`` (default all of :data:`BAR_FIELDS`), and
-    ``factor`` when adjusting. A bar that needs a factor that is not stored is an
-    InvalidRequest (nothing is silently left raw)."""
+    Columns: code, trade_date (``bar_time`` for minute periods: the minute a bar ends), then
+    ``fields`` (default all of :data:`BAR_FIELDS`, or :data:`MINUTE_FIELDS`), and ``factor``
+    when adjusting (a minute bar takes its day's factor). A bar that needs a factor that is
+    not stored is an InvalidRequest (nothing is silently left raw)."""
     first, last = _day(start, "start"), _day(end, "end")
     if first > last:
         raise InvalidRequest(f"start {first} is after end {last}", field="start")
@@ -156,11 +158,15 @@ def bars(
         raise InvalidRequest(f"period {period!r} is unknown; use {names}", field="period") from None
     if adjust not in ADJUSTS:
         raise InvalidRequest(f"adjust {adjust!r} is unknown; use None, qfq or hfq", field="adjust")
-    wanted = list(fields or BAR_FIELDS)
-    if unknown := [f for f in wanted if f not in BAR_FIELDS]:
+    minute = chosen.intraday
+    table, day, stamp = (("minute_bars", "b.bar_time::date", "b.bar_time") if minute
+                         else ("bars", "b.trade_date", "b.trade_date"))  # fmt: skip
+    known = MINUTE_FIELDS if minute else BAR_FIELDS
+    wanted = list(fields or known)
+    if unknown := [f for f in wanted if f not in known]:
         raise InvalidRequest(f"unknown field(s) {', '.join(unknown)}", field="fields")
     params: dict[str, Any] = {"period": chosen.value, "start": first, "end": last}
-    where = ["b.period = %(period)s", "b.trade_date BETWEEN %(start)s AND %(end)s"]
+    where = ["b.period = %(period)s", f"{day} BETWEEN %(start)s AND %(end)s"]
     joins = []
     if (listed := _codes(codes)) is not None:
         where.append("b.code = ANY(%(codes)s)")
@@ -169,9 +175,9 @@ def bars(
         params["index"] = find_index(index).code
         joins.append(
             "JOIN (SELECT d.day, (SELECT max(m.trade_date) FROM index_members m WHERE "
-            "m.index_code = %(index)s AND m.trade_date <= d.day) AS snap FROM (SELECT DISTINCT "
-            "trade_date AS day FROM bars WHERE period = %(period)s AND trade_date BETWEEN "
-            "%(start)s AND %(end)s) d) s ON s.day = b.trade_date "
+            "m.index_code = %(index)s AND m.trade_date <= d.day) AS snap FROM (SELECT "
+            "DISTINCT cal_date AS day FROM trade_calendar WHERE is_open AND cal_date BETWEEN "
+            f"%(start)s AND %(end)s) d) s ON s.day = {day} "
             "JOIN index_members im ON im.index_code = %(index)s AND im.trade_date = s.snap "
             "AND im.code = b.code"
         )
@@ -179,7 +185,7 @@ def bars(
     if adjust is None:
         columns += [f"b.{f}" for f in wanted if f in PRICES]
     else:
-        joins.append("LEFT JOIN adj_factors f ON f.code = b.code AND f.trade_date = b.trade_date")
+        joins.append(f"LEFT JOIN adj_factors f ON f.code = b.code AND f.trade_date = {day}")
         scale = "f.factor"
         if adjust == "qfq":
             base = "(SELECT g.factor FROM adj_factors g WHERE g.code = b.code"
@@ -189,20 +195,21 @@ def bars(
             scale = f"f.factor / {base} ORDER BY g.trade_date DESC LIMIT 1)"
         columns += [f"round(b.{f} * {scale}, 4) AS {f}" for f in wanted if f in PRICES]
         columns.append("f.factor")
-    sql = (f"SELECT b.code, b.trade_date, {', '.join(columns)} FROM bars b {' '.join(joins)} "
-           f"WHERE {' AND '.join(where)} ORDER BY b.code, b.trade_date")  # fmt: skip
+    time_column = "bar_time" if minute else "trade_date"
+    sql = (f"SELECT b.code, {stamp} AS {time_column}, {', '.join(columns)} FROM {table} b "
+           f"{' '.join(joins)} WHERE {' AND '.join(where)} ORDER BY b.code, {stamp}")  # fmt: skip
     numbers = (*PRICES, "amount", "turnover_pct", "pct_chg", "factor")
-    types = {"code": "category", "trade_date": "date", "is_st": "bool", "volume": "int64",
+    types = {"code": "category", time_column: "date", "is_st": "bool", "volume": "int64",
              **dict.fromkeys(numbers, "float64")}  # fmt: skip
     frame = _reader().frame(sql, params, types)
     if adjust is not None and frame["factor"].isna().any():
         gap = frame[frame["factor"].isna()].iloc[0]
         raise InvalidRequest(
             f"{adjust} needs the adjustment factors of {gap['code']} from "
-            f"{gap['trade_date'].date()}, which are not stored; sync adj_factors first",
+            f"{gap[time_column].date()}, which are not stored; sync adj_factors first",
             field="adjust",
         )
-    order = ["code", "trade_date", *wanted] + (["factor"] if adjust else [])
+    order = ["code", time_column, *wanted] + (["factor"] if adjust else [])
     return frame[order]
 
 

@@ -16,6 +16,7 @@ from stocksync.datasets.corporate_actions import CORPORATE_ACTIONS
 from stocksync.datasets.financials import FINANCIALS
 from stocksync.datasets.index_bars import INDEX_BARS
 from stocksync.datasets.index_members import INDEX_MEMBERS
+from stocksync.datasets.minute_bars import MINUTE_BARS
 from stocksync.datasets.profiles import PROFILES
 from stocksync.datasets.valuations import VALUATIONS
 from stocksync.domain import DatasetName, Period
@@ -33,6 +34,7 @@ FACT_DATASETS: dict[DatasetName, Dataset[object]] = {
         CORPORATE_ACTIONS,
         PROFILES,
         FINANCIALS,
+        MINUTE_BARS,
     )
 }
 REFERENCE_DATASETS = (DatasetName.SECURITIES, DatasetName.TRADE_CALENDAR)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from stocksync.datasets.bar_checks import row_problem
 from stocksync.datasets.base import Dataset, Key, RejectedRow
-from stocksync.domain import Bar, DatasetName, Period
+from stocksync.domain import BAR_PERIODS, Bar, DatasetName, Period
 from stocksync.storage.schema import bars
 from stocksync.storage.upsert import copy_merge
 
@@ -28,7 +28,7 @@ _VALUES = BAR_COLUMNS[3:14]  # not source or fetched_at: a rerun from another so
 
 class BarsDataset(Dataset[Bar]):
     name = DatasetName.BARS
-    periods = frozenset(Period)
+    periods = BAR_PERIODS
     table = "bars"
 
     def key(self, row: Bar) -> Key:

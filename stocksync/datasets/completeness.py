@@ -94,7 +94,7 @@ def judge(
             rejected.append(dataset.reject(row, reason, period))
     have = {dataset.key(row) for row in kept}
     missing = set(expected.keys - have)
-    if omits_suspended or period is not Period.DAILY:
+    if omits_suspended or period in (Period.WEEKLY, Period.MONTHLY):
         missing -= expected.suspended
         missing = _unexplained(missing, have, expected)
     return Verdict(kept, rejected, sorted(missing))

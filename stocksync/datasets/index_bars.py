@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, func, select
 
 from stocksync.datasets.base import Dataset, Key
-from stocksync.domain import DatasetName, IndexBar, Period
+from stocksync.domain import BAR_PERIODS, DatasetName, IndexBar, Period
 from stocksync.storage.schema import index_bars
 from stocksync.storage.upsert import copy_merge
 
@@ -32,7 +32,7 @@ SHARE_PRICE_BAND = (0.5, 1000.0)
 
 class IndexBarsDataset(Dataset[IndexBar]):
     name = DatasetName.INDEX_BARS
-    periods = frozenset(Period)
+    periods = BAR_PERIODS
     table = "index_bars"
     subjects = "indices"
 

@@ -105,7 +105,7 @@ def ensure_calendars(
     """The calendar over [start, end], and for weekly/monthly periods past ``end`` (best
     effort) to learn whether the last week or month is over."""
     ensure_calendar(engine, sources, start, end)
-    if any(p is not Period.DAILY for p in periods):
+    if any(p in (Period.WEEKLY, Period.MONTHLY) for p in periods):
         try:
             ensure_calendar(engine, sources, end + dt.timedelta(days=1), calendar_horizon(end))
         except (InvalidRequest, ServiceUnavailable):
@@ -119,7 +119,7 @@ def dates_by_period(
     (see :func:`ensure_calendars`); a last week or month whose end the stored calendar does not
     reach counts as finished."""
     last = end
-    if any(p is not Period.DAILY for p in periods):
+    if any(p in (Period.WEEKLY, Period.MONTHLY) for p in periods):
         horizon = calendar_horizon(end)
         after = end + dt.timedelta(days=1)
         if stored_calendar.stored_calendar_days(conn, after, horizon) >= (horizon - end).days:

@@ -1,6 +1,7 @@
 """What a researcher asks of a stock besides its bars: its corporate actions, its profile on a
-date (name, ST, industry, shares), its financial reports as known on a date, and whether its
-factors agree with its actions — read from the store, for the API and the CLI."""
+date (name, ST, industry, shares), its financial reports as known on a date, whether its
+factors agree with its actions and its minute bars with its daily bars — read from the store,
+for the API and the CLI."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from stocksync.context import Context
 from stocksync.datasets import securities
 from stocksync.datasets.financials import financials_as_of
 from stocksync.datasets.profiles import profiles_on
+from stocksync.domain import Period
 from stocksync.errors import InvalidRequest, NotFound
 from stocksync.market.action_checks import check_factors, factor_revisions
+from stocksync.market.minute_checks import check_minute_bars
 from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import corporate_actions
 
@@ -131,3 +134,26 @@ def factor_check(
         "findings": [f.as_dict() for f in findings],
         "revisions": revised,
     }
+
+
+def minute_check(
+    ctx: Context,
+    start: str | None,
+    end: str | None,
+    period: str | None = None,
+    codes: str | None = None,
+) -> dict[str, Any]:
+    """Stored minute bars against the stored daily bars in [start, end] (at most a year)."""
+    first, last = _span(start, end, 366)
+    try:
+        chosen = Period(period or "5min")
+    except ValueError:
+        chosen = Period.DAILY
+    if not chosen.intraday:
+        raise InvalidRequest(f"period {period!r} is no minute period; use 5min, 15min, 30min "
+                             "or 60min", field="period")  # fmt: skip
+    wanted = _codes(codes) if codes else None
+    with ctx.engine.connect() as conn:
+        findings, compared = check_minute_bars(conn, first, last, chosen, wanted)
+    return {"start": first.isoformat(), "end": last.isoformat(), "period": chosen.value,
+            "compared_days": compared, "findings": findings}  # fmt: skip

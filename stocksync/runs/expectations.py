@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from stocksync.calendar import calendar_horizon, period_end_dates
 from stocksync.datasets import securities, trade_calendar
 from stocksync.datasets.completeness import Expectation
 from stocksync.domain import Period
 from stocksync.runs.ledger import ItemRecord
+from stocksync.storage.schema import bars
 
 
 def expectation_for(
@@ -28,8 +30,29 @@ def expectation_for(
             frozenset((code, day) for code in codes),
             by_date=True,
             known_codes=securities.known_codes(conn),
+            suspended=_suspended(conn, item, None, day, day),
         )
-    last = item.end_date if item.period is Period.DAILY else calendar_horizon(item.end_date)
+    daily_like = item.period is Period.DAILY or item.period.intraday
+    last = item.end_date if daily_like else calendar_horizon(item.end_date)
     days = trade_calendar.load_trading_days(conn, item.start_date, last)
     dates = period_end_dates(days, item.period, item.start_date, item.end_date)  # as planned
-    return Expectation(frozenset((item.code, d) for d in dates), by_date=False)
+    return Expectation(
+        frozenset((item.code, d) for d in dates),
+        by_date=False,
+        suspended=_suspended(conn, item, item.code, item.start_date, item.end_date),
+    )
+
+
+def _suspended(
+    conn: Connection, item: ItemRecord, code: str | None, start: dt.date, end: dt.date
+) -> frozenset[tuple[str, dt.date]]:
+    """For minute bars, the (stock, day)s whose stored daily bar says suspended: a day without
+    trading has no intraday bars to miss."""
+    if not item.period.intraday:
+        return frozenset()
+    query = select(bars.c.code, bars.c.trade_date).where(
+        bars.c.period == "daily", bars.c.trade_status == 0, bars.c.trade_date.between(start, end)
+    )
+    if code is not None:
+        query = query.where(bars.c.code == code)
+    return frozenset((c, d) for c, d in conn.execute(query))

@@ -66,7 +66,8 @@ def planned_periods(spec: RunSpec) -> tuple[Period, ...]:
     """The periods with work: adjustment factors and valuations are daily facts, so a run
     without bars has only daily units; a run for the securities list alone has none."""
     found: list[Period] = []
-    if spec.wants(DatasetName.BARS) or spec.wants(DatasetName.INDEX_BARS):
+    if any(spec.wants(d) for d in (DatasetName.BARS, DatasetName.INDEX_BARS,
+                                   DatasetName.MINUTE_BARS)):  # fmt: skip
         found = list(spec.periods)
     elif any(spec.wants(d) and ds.sampled is None for d, ds in FACT_DATASETS.items()):
         found = [Period.DAILY]

@@ -164,7 +164,8 @@ def _periods(body: Mapping[str, Any]) -> tuple[Period, ...]:
     bad = [p for p in names if p.lower() not in {x.value for x in Period}]
     if bad:
         raise InvalidRequest(
-            f"unknown period(s) {', '.join(bad)}; use daily, weekly or monthly", field="periods"
+            f"unknown period(s) {', '.join(bad)}; use {', '.join(p.value for p in Period)}",
+            field="periods",
         )
     return tuple(Period(p) for p in _unique(n.lower() for n in names))
 

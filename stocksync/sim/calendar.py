@@ -90,7 +90,7 @@ def period_end_indexes(period: Period, start: dt.date, end: dt.date) -> list[int
     """Session indexes of the period-end days within ``[start, end]`` (see period_end_dates)."""
     cal = xshg()
     lo, hi = cal.span(start, end)
-    if period is Period.DAILY:
+    if period is Period.DAILY or period.intraday:
         return list(range(lo, hi))
     ends: list[int] = []
     for g in range(lo, hi):
@@ -115,7 +115,7 @@ def period_end_dates(period: Period, start: dt.date, end: dt.date) -> list[dt.da
 def period_start_index(period: Period, g_end: int) -> int:
     """Session index of the first trading day of the period that ends at session ``g_end``."""
     cal = xshg()
-    if period is Period.DAILY:
+    if period is Period.DAILY or period.intraday:
         return g_end
     key = _period_key(cal.days[g_end], period)
     g = g_end

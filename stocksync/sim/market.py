@@ -20,6 +20,7 @@ from stocksync.domain import (
     FinancialReport,
     IndexBar,
     IndexMember,
+    MinuteBar,
     Period,
     Security,
     StockProfile,
@@ -29,6 +30,7 @@ from stocksync.errors import InvalidRequest
 from stocksync.sim import calendar
 from stocksync.sim.events import StockEvents
 from stocksync.sim.indices import sim_index_bars
+from stocksync.sim.intraday import minute_bars
 from stocksync.sim.members import MEMBER_INDICES, sim_members
 from stocksync.sim.prices import Aggregate, Daily, aggregate, evaluate, factors
 from stocksync.sim.universe import build_universe
@@ -121,6 +123,21 @@ class SimMarket:
         agg = aggregate(daily, rows)
         keep = np.flatnonzero(agg.keep)
         return _period_bars(agg, keep, period, [code] * len(keep), [days[ends[i]] for i in keep])
+
+    def minute_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[MinuteBar]:
+        """Intraday bars of ``period`` (5min … 60min) of ``code`` on its trading days in
+        ``[start, end]``, sorted by time; a suspended day has none (see
+        :mod:`stocksync.sim.intraday`). ``KeyError`` for an unknown code, ``ValueError`` for a
+        period that is not intraday or past 2026-12-31."""
+        return minute_bars(self.seed, self.bars_for_code(code, start, end, Period.DAILY), period)
+
+    def market_minute_bars(self, period: Period, trade_date: dt.date) -> list[MinuteBar]:
+        """Intraday bars of ``period`` of every stock trading on ``trade_date``, sorted by code
+        and time; each equal to what :meth:`minute_bars` gives for that stock. Empty on a
+        non-trading day; ``ValueError`` as :meth:`minute_bars`."""
+        return minute_bars(self.seed, self.bars_for_date(trade_date, Period.DAILY), period)
 
     def adj_factors(self, code: str, start: dt.date, end: dt.date) -> list[AdjFactor]:
         """The hfq factor of ``code`` on every trading day in ``[start, end]`` it is listed:

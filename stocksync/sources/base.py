@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import redis
 
 from stocksync.domain import (
+    BAR_PERIODS,
     AdjFactor,
     Bar,
     CorporateAction,
@@ -33,6 +34,7 @@ from stocksync.domain import (
     FinancialReport,
     IndexBar,
     IndexMember,
+    MinuteBar,
     Period,
     Security,
     StockProfile,
@@ -99,7 +101,7 @@ class SourceBug(SourceError):
     The unit fails with this message and is not retried; the circuit breaker is not touched."""
 
 
-ALL_PERIODS = frozenset(Period)
+ALL_PERIODS = BAR_PERIODS  # daily, weekly, monthly (minute bars are a dataset of their own)
 DAILY = frozenset({Period.DAILY})
 
 
@@ -358,6 +360,17 @@ class Source(ABC):
         """Every version of ``code``'s quarterly reports announced within [start, end]
         (restatements included, each with its own announcement date)."""
         raise NotImplementedError(f"{self.name} has no financial indicators")
+
+    def minute_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[MinuteBar]:
+        """Intraday bars of ``period`` (``5min`` … ``60min``) of one stock on its trading days in
+        [start, end]: prices in yuan, volume in shares, amount in yuan."""
+        raise NotImplementedError(f"{self.name} has no minute bars")
+
+    def market_minute_bars(self, period: Period, trade_date: dt.date) -> list[MinuteBar]:
+        """Intraday bars of every stock trading on ``trade_date``."""
+        raise NotImplementedError(f"{self.name} cannot fetch the whole market's minute bars")
 
     def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
         """Whether the source has ``dataset`` for ``code`` (baostock has the members of three

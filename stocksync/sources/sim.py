@@ -14,6 +14,7 @@ from typing import TypeVar
 from stocksync.config import SimSettings
 from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import (
+    MINUTE_PERIODS,
     AdjFactor,
     Bar,
     CorporateAction,
@@ -21,6 +22,7 @@ from stocksync.domain import (
     FinancialReport,
     IndexBar,
     IndexMember,
+    MinuteBar,
     Period,
     Security,
     StockProfile,
@@ -73,6 +75,7 @@ class SimSource(Source):
             DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.MINUTE_BARS: Offer(frozenset(Shape), MINUTE_PERIODS, omits_suspended=True),
         }
     )
 
@@ -185,6 +188,21 @@ class SimSource(Source):
 
     def financials(self, code: str, start: dt.date, end: dt.date) -> list[FinancialReport]:
         return self._call(f"financials {code}", lambda: self.market.financials(code, start, end))
+
+    def minute_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[MinuteBar]:
+        """Intraday bars of ``code`` on its trading days in ``[start, end]``; NoDataError for a
+        code the market lacks, FatalSourceError for a period that is not intraday."""
+        return self._call(
+            f"minute_bars {code}", lambda: self.market.minute_bars(code, period, start, end)
+        )
+
+    def market_minute_bars(self, period: Period, trade_date: dt.date) -> list[MinuteBar]:
+        """Intraday bars of every stock trading on ``trade_date``."""
+        return self._call(
+            "market_minute_bars", lambda: self.market.market_minute_bars(period, trade_date)
+        )
 
     def covers_dataset(self, dataset: DatasetName, code: str) -> bool:
         """Every stock and index; members of every main index but the SSE Composite."""

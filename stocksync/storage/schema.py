@@ -119,6 +119,24 @@ adj_factors = Table(
     Column("source", String(16), nullable=False),
 )
 
+# Intraday bars, partitioned by month on bar_time (partitions made on first write:
+# stocksync.datasets.minute_bars.ensure_partitions).
+minute_bars = Table(
+    "minute_bars",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("bar_time", DateTime, primary_key=True),
+    Column("open", PRICE, nullable=False),
+    Column("high", PRICE, nullable=False),
+    Column("low", PRICE, nullable=False),
+    Column("close", PRICE, nullable=False),
+    Column("volume", BigInteger, nullable=False),
+    Column("amount", Numeric(20, 2), nullable=False),
+    Column("source", String(16), nullable=False),
+    postgresql_partition_by="RANGE (bar_time)",
+)
+
 # Factor values a later fetch changed: the old value kept, with who said what and when (a source
 # revising its factor history retroactively, or another source taking over the stock).
 adj_factor_revisions = Table(

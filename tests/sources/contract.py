@@ -32,7 +32,14 @@ from stocksync.datasets import FACT_DATASETS, dataset
 from stocksync.datasets.bars import validate_bars
 from stocksync.datasets.financials import FIGURES
 from stocksync.datasets.profiles import FIELDS as PROFILE_FIELDS
-from stocksync.domain import Bar, CorporateAction, DatasetName, FinancialReport, Period
+from stocksync.domain import (
+    Bar,
+    CorporateAction,
+    DatasetName,
+    FinancialReport,
+    MinuteBar,
+    Period,
+)
 from stocksync.sources.base import (
     FatalSourceError,
     NoDataError,
@@ -78,6 +85,9 @@ class SourceContract:
     # profile fields the source dates as they changed: every change in range must be there
     PROFILE_HISTORY_FIELDS: tuple[str, ...] = ("name", "is_st")
     FINANCIAL_FIELDS: tuple[str, ...] = FIGURES
+    # minute bars: a week of them (sources keep recent months only: MINUTE_START is recent)
+    MINUTE_START = dt.date(2026, 11, 23)
+    MINUTE_END = dt.date(2026, 11, 27)
 
     # -- hooks ---------------------------------------------------------------------------
     def expected_bars(self, bars: list[Bar]) -> list[Bar]:
@@ -187,6 +197,25 @@ class SourceContract:
 
     def index_view(self, items):
         return sorted(tuple(_norm(getattr(b, f)) for f in self.INDEX_COMPARED) for b in items)
+
+    # -- minute bars ---------------------------------------------------------------------
+    def expected_minute_bars(self, truth: list[MinuteBar]) -> list[MinuteBar]:
+        """The truth's minute bars as this source reports them (default: all of them)."""
+        return truth
+
+    def test_minute_bars_equal_the_truth(self, source, market):
+        offer = source.serves.get(DatasetName.MINUTE_BARS)
+        if offer is None:
+            pytest.skip(f"{source.name} declares no minute bars (refusal tested below)")
+        minutes = dataset(DatasetName.MINUTE_BARS)
+        start, end = self.MINUTE_START, self.MINUTE_END
+        for period in sorted(offer.periods):
+            for code in self.CODES[:2]:
+                got = source.fetch(minutes, period, code=code, start=start, end=end)
+                truth = self.expected_minute_bars(market.minute_bars(code, period, start, end))
+                assert truth, f"sample {code} has no {period} bars in range"
+                assert minutes.check(got, period)[1] == []
+                assert _minute_view(got) == _minute_view(truth), (code, period)
 
     # -- stock events --------------------------------------------------------------------
     def expected_actions(self, truth: list[CorporateAction]) -> list[CorporateAction]:
@@ -379,6 +408,12 @@ class SourceContract:
     def test_availability_is_reported(self, source):
         status = source.availability()
         assert status.ok, status.reason
+
+
+def _minute_view(items):
+    return sorted((b.code, b.period, b.bar_time, round(b.open, 4), round(b.high, 4),
+                   round(b.low, 4), round(b.close, 4), b.volume, round(b.amount, 2))
+                  for b in items)  # fmt: skip
 
 
 def _as_of(rows, field, day):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from stocksync.config import SimSettings
-from stocksync.domain import Period
+from stocksync.domain import BAR_PERIODS, Period
 from stocksync.sim import SimMarket
 from stocksync.sources.base import (
     FatalSourceError,
@@ -41,7 +41,7 @@ def test_contract_and_data_match_the_market(market: SimMarket) -> None:
     source = SimSource(market)
     assert source.name == "sim" and source.calls_per_minute is None
     for shape in Shape:
-        for period in Period:
+        for period in BAR_PERIODS:
             assert source.can_serve(shape, period)
     code = market.securities()[5].code
     start, end = dt.date(2025, 1, 1), DAY
