@@ -184,10 +184,11 @@ OPERATIONS: dict[str, Operation] = {
     "stats.stats": Operation(
         "Rows and latest dates per period and source, of stocks' bars and index bars",
         response=obj(
-            ["bars", "index_bars", "adj_factors", "valuations", "index_members",
+            ["bars", "index_bars", "minute_bars", "adj_factors", "valuations", "index_members",
              "corporate_actions", "profiles", "financials", "adj_factor_revisions"],
             bars=LIST,
             index_bars=LIST,
+            minute_bars=LIST,
             adj_factors=OBJ,
             valuations=OBJ,
             index_members=OBJ,

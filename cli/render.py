@@ -161,6 +161,14 @@ def stats(console: Console, data: dict[str, Any]) -> None:
             indices.add_row(b["period"], b["source"], str(b["rows"]), str(b["indices"]),
                             b["first_date"], b["latest_date"])  # fmt: skip
         console.print(indices)
+    if data.get("minute_bars"):
+        minutes = Table(title=f"stored minute bars{where}")
+        for column in ("period", "source", "rows", "stocks", "first", "latest"):
+            minutes.add_column(column)
+        for b in data["minute_bars"]:
+            minutes.add_row(b["period"], b["source"], str(b["rows"]), str(b["stocks"]),
+                            b["first_date"], b["latest_date"])  # fmt: skip
+        console.print(minutes)
     for name in ("adj_factors", "valuations", "index_members", "corporate_actions", "profiles",
                  "financials", "adj_factor_revisions"):
         info = data[name]

@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pyarrow as pa
-from sqlalchemy import Boolean, Column, Date, Engine, Float, Integer, Numeric, Table, cast, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    Numeric,
+    Table,
+    cast,
+    select,
+)
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 
 from stocksync.domain import Period
@@ -25,6 +37,7 @@ from stocksync.storage.schema import (
     financials,
     index_bars,
     index_members,
+    minute_bars,
     stock_profiles,
     valuations,
 )
@@ -40,12 +53,15 @@ TABLES: dict[str, tuple[Table, str, str, tuple[str, ...]]] = {
     "profiles": (stock_profiles, "valid_from", "code", ("code", "valid_from", "source")),
     "financials": (financials, "announce_date", "code",
                    ("code", "report_period", "announce_date")),
+    "minute_bars": (minute_bars, "bar_time", "code", ("code", "bar_time")),
 }  # fmt: skip
 CHUNK_ROWS = 50_000
 
 
 def _arrow_type(column: Column[Any]) -> pa.DataType:
     kind = column.type
+    if isinstance(kind, DateTime):
+        return pa.timestamp("s")
     if isinstance(kind, Date):
         return pa.date32()
     if isinstance(kind, Boolean):
@@ -77,7 +93,8 @@ def export_table(
     table, day, code, key = TABLES[dataset]
     index = dataset.startswith("index_")
     request = parse_export(fmt=fmt, start=start, end=end, codes=None if index else codes)
-    chosen = parse_choice(period, Period, "period", Period.DAILY)
+    default = Period.MIN5 if dataset == "minute_bars" else Period.DAILY
+    chosen = parse_choice(period, Period, "period", default)
     columns = [c for c in table.columns if c.name not in ("fetched_at", "id")]
     schema = pa.schema([(c.name, _arrow_type(c)) for c in columns])
     query = select(*(cast(c, DOUBLE_PRECISION).label(c.name) if isinstance(c.type, Numeric)
@@ -87,7 +104,10 @@ def export_table(
     if request.start:
         query = query.where(table.c[day] >= request.start)
     if request.end:
-        query = query.where(table.c[day] <= request.end)
+        if isinstance(table.c[day].type, DateTime):  # a bar of the last day ends after midnight
+            query = query.where(table.c[day] < request.end + dt.timedelta(days=1))
+        else:
+            query = query.where(table.c[day] <= request.end)
     wanted = codes if index else request.codes
     if wanted is not None:
         query = query.where(table.c[code].in_([c.upper() for c in wanted]))

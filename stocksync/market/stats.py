@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Date, Select, Table, cast, func, select
 
 from stocksync.context import Context
 from stocksync.errors import InvalidRequest
@@ -19,6 +19,7 @@ from stocksync.storage.schema import (
     financials,
     index_bars,
     index_members,
+    minute_bars,
     stock_profiles,
     valuations,
 )
@@ -28,16 +29,17 @@ _COUNTED = ("bars", "adj_factors", "valuations", "index_bars", "index_members",
             "corporate_actions", "financials")  # fmt: skip
 
 
-def _per_period(table: Table) -> Select[Any]:
+def _per_period(table: Table, day: Any = None) -> Select[Any]:
     """Rows, distinct codes and first/latest date of a bars table, per period and source."""
+    when = table.c.trade_date if day is None else day
     return (
         select(
             table.c.period,
             table.c.source,
             func.count(),
             func.count(func.distinct(table.c.code)),
-            func.min(table.c.trade_date),
-            func.max(table.c.trade_date),
+            func.min(when),
+            func.max(when),
         )
         .group_by(table.c.period, table.c.source)
         .order_by(table.c.period, table.c.source)
@@ -66,6 +68,8 @@ def storage_stats(ctx: Context) -> dict[str, Any]:
     with ctx.engine.connect() as conn:
         rows = conn.execute(_per_period(bars)).all()
         index_rows = conn.execute(_per_period(index_bars)).all()
+        by_day = cast(minute_bars.c.bar_time, Date)
+        minute_rows = conn.execute(_per_period(minute_bars, by_day)).all()
         others = {
             name: conn.execute(select(func.count(), func.max(day))).one()
             for name, day in (
@@ -81,6 +85,7 @@ def storage_stats(ctx: Context) -> dict[str, Any]:
     return {
         "bars": _listed(rows, "stocks"),
         "index_bars": _listed(index_rows, "indices"),
+        "minute_bars": _listed(minute_rows, "stocks"),
         **{
             name: {"rows": int(n), "latest_date": latest.isoformat() if latest else None}
             for name, (n, latest) in others.items()

@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pyarrow.parquet as pq
 from inprocess_runs import run_to_end, units  # type: ignore[import-not-found]
 from sqlalchemy import select, text, update
 
 from stocksync import read
 from stocksync.datasets.minute_bars import MINUTE_BARS
 from stocksync.domain import Period
+from stocksync.market.export_tables import export_table
 from stocksync.market.minute_checks import check_minute_bars
+from stocksync.market.stats import storage_stats as stats_of
 from stocksync.runs import service as runs
 from stocksync.sources.sim import sim_market
 from stocksync.storage.schema import minute_bars
@@ -27,7 +30,7 @@ def codes_of(market, n=4):
             if s.list_date < dt.date(2023, 1, 1) and s.delist_date is None][:n]  # fmt: skip
 
 
-def test_minute_bars_are_stored_as_the_market_has_them(ctx, settings):
+def test_minute_bars_are_stored_as_the_market_has_them(ctx, settings, tmp_path):
     market = sim_market(settings.sim.seed, settings.sim.stocks)
     codes = codes_of(market)
     body = {"start_date": str(START), "end_date": str(END), "symbols": codes,
@@ -71,6 +74,12 @@ def test_minute_bars_are_stored_as_the_market_has_them(ctx, settings):
     reader.engine.dispose()
     again = runs.preview_run(ctx, runs.parse_spec(ctx, {**body, "sources": ["sim"]}))
     assert again["expected_calls"] == 0  # everything is stored
+    out = export_table(ctx.engine, tmp_path / "m.parquet", dataset="minute_bars", fmt="parquet",
+                       period="60min", start=START, end=END)  # fmt: skip
+    table = pq.read_table(out.path)
+    assert out.rows == table.num_rows == len([g for g in got if g[1] == "60min"])
+    assert str(table.schema.field("bar_time").type).startswith("timestamp")
+    assert stats_of(ctx)["minute_bars"][0]["period"] in ("5min", "60min")
 
 
 def test_a_day_with_a_faulty_bar_is_rejected_whole(settings):

@@ -50,7 +50,7 @@ def synced(ctx):
     return created
 
 
-def test_events_are_stored_exactly_as_the_market_has_them(ctx, settings, synced):
+def test_events_are_stored_exactly_as_the_market_has_them(ctx, settings, synced, tmp_path):
     assert runs.run_view(ctx, synced.run_id)["status"] == "success"
     planned = units(ctx, synced.run_id)
     assert {u.dataset for u in planned} == {"corporate_actions+profiles+financials"}
