@@ -153,26 +153,24 @@ def stats(console: Console, data: dict[str, Any]) -> None:
         table.add_row(b["period"], b["source"], str(b["rows"]), str(b["stocks"]),
                       b["first_date"], b["latest_date"])  # fmt: skip
     console.print(table)
-    if data.get("index_bars"):
-        indices = Table(title=f"stored index bars{where}")
-        for column in ("period", "source", "rows", "indices", "first", "latest"):
-            indices.add_column(column)
-        for b in data["index_bars"]:
-            indices.add_row(b["period"], b["source"], str(b["rows"]), str(b["indices"]),
-                            b["first_date"], b["latest_date"])  # fmt: skip
-        console.print(indices)
-    if data.get("minute_bars"):
-        minutes = Table(title=f"stored minute bars{where}")
-        for column in ("period", "source", "rows", "stocks", "first", "latest"):
-            minutes.add_column(column)
-        for b in data["minute_bars"]:
-            minutes.add_row(b["period"], b["source"], str(b["rows"]), str(b["stocks"]),
-                            b["first_date"], b["latest_date"])  # fmt: skip
-        console.print(minutes)
+    for name, what in (("index_bars", "indices"), ("minute_bars", "stocks")):
+        if data.get(name):
+            console.print(_per_period_table(f"stored {name.replace('_', ' ')}{where}",
+                                            data[name], what))  # fmt: skip
     for name in ("adj_factors", "valuations", "index_members", "corporate_actions", "profiles",
                  "financials", "adj_factor_revisions"):
         info = data[name]
         console.print(f"{name}: {info['rows']} rows, latest {info['latest_date'] or '—'}")
+
+
+def _per_period_table(title: str, rows: list[dict[str, Any]], what: str) -> Table:
+    table = Table(title=title)
+    for column in ("period", "source", "rows", what, "first", "latest"):
+        table.add_column(column)
+    for b in rows:
+        table.add_row(b["period"], b["source"], str(b["rows"]), str(b[what]), b["first_date"],
+                      b["latest_date"])  # fmt: skip
+    return table
 
 
 def dates(console: Console, summary: dict[str, Any]) -> None:

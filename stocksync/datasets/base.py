@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -69,20 +69,29 @@ class Dataset(ABC, Generic[R]):
         """Why ``row`` cannot be stored, or None when it is sound. Default: nothing checked."""
         return None
 
+    def identity(self, row: R) -> Hashable:
+        """What makes a row one of a kind in a reply (default: its key); a second row with the
+        same identity is rejected."""
+        return self.key(row)
+
+    def duplicate(self, row: R) -> str:
+        """Why a row repeating another's identity is rejected."""
+        return "duplicate row for this code and date"
+
     def check(self, rows: Sequence[R], period: Period) -> tuple[list[R], list[RejectedRow]]:
-        """Split ``rows`` into sound ones and rejected ones (a repeated key is rejected)."""
+        """Split ``rows`` into sound ones and rejected ones (a repeated identity is rejected)."""
         good: list[R] = []
         rejected: list[RejectedRow] = []
-        seen: set[Key] = set()
+        seen: set[Hashable] = set()
         for row in rows:
-            key = self.key(row)
+            identity = self.identity(row)
             problem = self.problem(row)
-            if problem is None and key in seen:
-                problem = "duplicate row for this code and date"
+            if problem is None and identity in seen:
+                problem = self.duplicate(row)
             if problem is not None:
                 rejected.append(self.reject(row, problem, period))
                 continue
-            seen.add(key)
+            seen.add(identity)
             good.append(row)
         return good, rejected
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
-from stocksync.datasets.base import Dataset, Key, RejectedRow
+from stocksync.datasets.base import Dataset, Key
 from stocksync.domain import DatasetName, FinancialReport, Period
 from stocksync.storage.upsert import copy_merge
 
@@ -66,24 +66,11 @@ class FinancialsDataset(Dataset[FinancialReport]):
             return f"debt ratio {row.debt_ratio} is not a percentage (a fraction taken for %?)"
         return None
 
-    def check(
-        self, rows: Sequence[FinancialReport], period: Period
-    ) -> tuple[list[FinancialReport], list[RejectedRow]]:
-        """Sound reports, and the rejected ones (one version announced twice on a day is)."""
-        good: list[FinancialReport] = []
-        rejected: list[RejectedRow] = []
-        seen: set[tuple[str, dt.date, dt.date]] = set()
-        for row in rows:
-            problem = self.problem(row)
-            version = (row.code, row.report_period, row.announce_date)
-            if problem is None and version in seen:
-                problem = f"report {row.report_period} announced twice on {row.announce_date}"
-            if problem is not None:
-                rejected.append(self.reject(row, problem, period))
-                continue
-            seen.add(version)
-            good.append(row)
-        return good, rejected
+    def identity(self, row: FinancialReport) -> Hashable:
+        return row.code, row.report_period, row.announce_date
+
+    def duplicate(self, row: FinancialReport) -> str:
+        return f"report {row.report_period} announced twice on {row.announce_date}"
 
     def write(self, conn: Connection, rows: Sequence[FinancialReport], *, source: str) -> int:
         stamp = dt.datetime.now(dt.UTC).isoformat()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, tuple_
 
 from stocksync.codes import normalize_code
-from stocksync.datasets.base import Dataset, Key, RejectedRow
+from stocksync.datasets.base import Dataset, Key
 from stocksync.domain import DatasetName, IndexMember, Period
 from stocksync.errors import InvalidRequest
 from stocksync.storage.schema import index_members
@@ -50,24 +50,12 @@ class IndexMembersDataset(Dataset[IndexMember]):
             return f"weight {row.weight} is not a percentage"
         return None
 
-    def check(
-        self, rows: Sequence[IndexMember], period: Period
-    ) -> tuple[list[IndexMember], list[RejectedRow]]:
-        """Sound members, and the rejected ones (a stock twice in one snapshot is rejected)."""
-        good: list[IndexMember] = []
-        rejected: list[RejectedRow] = []
-        seen: set[tuple[str, dt.date, str]] = set()
-        for row in rows:
-            problem = self.problem(row)
-            member = (row.index_code, row.trade_date, row.code)
-            if problem is None and member in seen:
-                problem = f"{row.code} twice in one snapshot"
-            if problem is not None:
-                rejected.append(self.reject(row, problem, period))
-                continue
-            seen.add(member)
-            good.append(row)
-        return good, rejected
+    def identity(self, row: IndexMember) -> Hashable:
+        """A member once per snapshot (the key names the snapshot, not the member)."""
+        return row.index_code, row.trade_date, row.code
+
+    def duplicate(self, row: IndexMember) -> str:
+        return f"{row.code} twice in one snapshot"
 
     def write(self, conn: Connection, rows: Sequence[IndexMember], *, source: str) -> int:
         """Replace each snapshot in ``rows`` whole; returns members inserted, changed or
