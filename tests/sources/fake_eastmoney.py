@@ -41,6 +41,8 @@ What it serves, in the forms akshare 1.19.5 parses:
 - ``query.sse.com.cn``: listed (``STOCK_TYPE`` 1 main, 8 STAR) and delisted (``COMPANY_STATUS=3``)
   JSON; ``www.szse.cn``: the A-share list and the delisted list as xlsx; ``www.bse.cn``: the
   paged ``null([{...}])`` list, rows whose keys sit where akshare maps them by position.
+- Minute klines (``klt`` 5/15/30/60 on the kline endpoint, recent trading days only): see
+  :mod:`fake_eastmoney_minutes`.
 - Stock events (dividends on ``datacenter-web``, the quote snapshot on ``push2``, the main
   indicators on ``datacenter``): see :mod:`fake_eastmoney_events`.
 
@@ -73,6 +75,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import trustme
 from fake_eastmoney_events import HOSTS as EVENT_HOSTS  # type: ignore[import-not-found]
 from fake_eastmoney_events import EventEndpoints
+from fake_eastmoney_minutes import MINUTE_KLT, MinuteKlines  # type: ignore[import-not-found]
 from faults import Faults  # type: ignore[import-not-found]
 
 from stocksync.datasets.indices import MAIN_INDICES, IndexInfo
@@ -134,6 +137,8 @@ class FakeEastmoney:
         self.today = CALENDAR_END  # the last day eastmoney has bars of
         self._index_klines: dict[tuple[str, Period, dt.date], list[tuple[int, str]]] = {}
         self.events = EventEndpoints(market)  # dividends, the quote snapshot, main indicators
+        # minute klines (klt 5/15/30/60): recent days only, see fake_eastmoney_minutes
+        self.minutes = MinuteKlines(market, self._securities, self._scales)
 
         ca = trustme.CA()
         self.ca_path = workdir / "fake-eastmoney-ca.pem"
@@ -173,6 +178,7 @@ class FakeEastmoney:
             self.unlisted.clear()
             self.today = CALENDAR_END
             self.events.reset()
+            self.minutes.reset()
 
     def count(self, host: str, path: str = "") -> int:
         """Requests seen for ``host`` (and ``path`` when given)."""
@@ -226,6 +232,12 @@ class FakeEastmoney:
     def kline(self, params: dict[str, str], garbage: bool) -> dict[str, Any]:
         reply: dict[str, Any] = {"rc": 0, "rt": 17, "svr": 181669437, "lt": 1, "full": 0,
                                  "dlmkts": "", "data": None}  # fmt: skip
+        if params.get("klt") in MINUTE_KLT:
+            reply, klines = self.minutes.kline(reply, params, garbage, self.blank)
+            if klines is not None:
+                with self._lock:
+                    self.served.append(klines)
+            return reply
         index = self._index_by_secid.get(params.get("secid", ""))
         if index is not None:
             return self.index_kline(reply, index, params, garbage)

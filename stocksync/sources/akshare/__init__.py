@@ -19,6 +19,11 @@ module never reads the environment itself.
   actions from eastmoney's dividend details (per 10 shares → per share; no pay dates, no rights
   issues), today's profile snapshot (name, ST, eastmoney industry, total/float shares; no
   history) and the main indicators, one version per period dated on its notice or later update.
+- Minute bars: ``stock_zh_a_hist_min_em`` (the same kline endpoint, ``klt`` 5/15/30/60, ``fqt=0``,
+  the whole kept history in one request per stock and period, cut to the range here), 5, 15,
+  30 and 60 minutes, unadjusted; 成交量 手 ×100 → shares, 时间 is the bar's end. **Recent only**:
+  eastmoney keeps ~1.5-3 months of minute bars; days before that come back missing (the run
+  fails over for them), never filled in (see :mod:`stocksync.sources.akshare.minutes`).
 - Securities: SSE (main, STAR), SZSE and BSE lists plus the SSE/SZSE delisted lists.
 - Calendar: the SSE calendar akshare ships (``file_fold/calendar.json``), offline.
 

@@ -23,6 +23,7 @@ from stocksync.codes import normalize_code
 from stocksync.config import Settings
 from stocksync.coordination.ratelimit import InProcessQuota
 from stocksync.domain import (
+    MINUTE_PERIODS,
     AdjFactor,
     Bar,
     CorporateAction,
@@ -30,12 +31,13 @@ from stocksync.domain import (
     Exchange,
     FinancialReport,
     IndexBar,
+    MinuteBar,
     Period,
     Security,
     StockProfile,
 )
 from stocksync.errors import InvalidRequest
-from stocksync.sources.akshare import events, frames, indices
+from stocksync.sources.akshare import events, frames, indices, minutes
 from stocksync.sources.base import (
     ALL_PERIODS,
     Availability,
@@ -78,8 +80,8 @@ def _akshare() -> Any:
 
 
 class AkshareSource(Source):
-    """eastmoney through akshare: one stock over a range, daily/weekly/monthly, with factors
-    (eastmoney leaves suspended days out; it serves no valuations here)."""
+    """eastmoney through akshare: one stock over a range, daily/weekly/monthly, with factors,
+    and recent minute bars (eastmoney leaves suspended days out; it serves no valuations here)."""
 
     name = NAME
     serves = catalogue(
@@ -90,6 +92,9 @@ class AkshareSource(Source):
             DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.MINUTE_BARS: Offer(
+                frozenset({Shape.STOCK_BY_RANGE}), MINUTE_PERIODS, omits_suspended=True
+            ),
         }
     )
 
@@ -285,6 +290,20 @@ class AkshareSource(Source):
         if frame is None:
             return []
         return self._convert(lambda: events.financials(frame, code, start, end))
+
+    # -- minute bars (see :mod:`stocksync.sources.akshare.minutes`) ----------------------------
+    def minute_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[MinuteBar]:
+        """Unadjusted ``period`` bars of ``code`` on its days in ``[start, end]`` that eastmoney
+        still keeps (recent months only: older days are missing); one request, cut here."""
+        code = self._canonical(code)
+        frame = minutes.fetch_frame(self.name, code, period, self._admit, self._bounded)
+        if frame is None:  # "data": null
+            self._explain_empty(code, Period.DAILY, start, end)
+            return []
+        bars = self._convert(lambda: minutes.minute_bars(frame, code, period))
+        return minutes.within(bars, code, period, start, end)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _canonical(self, code: str) -> str:
