@@ -51,7 +51,7 @@ date before the index's first day has no members. The reply echoes ``date`` and 
 ``query_stock_basic``'s ``code_name`` is the stock's name as of the server's today (``today``, or
 the real one at most the calendar's end), with its ``ST`` / ``*ST`` prefix as baostock writes it.
 The stock-event queries (dividends, industry, quarterly reports) are answered by
-:mod:`fake_baostock_events`.
+:mod:`fake_baostock_events`, minute-frequency k-data (5/15/30/60) by :mod:`fake_baostock_minutes`.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ MEMBER_QUERIES = {
     "65": ("query_zz500_stocks", "000905.SH"),
 }
 FREQUENCIES = {"d": Period.DAILY, "w": Period.WEEKLY, "m": Period.MONTHLY}
+MINUTE_FREQUENCIES = frozenset({"5", "15", "30", "60"})  # answered by fake_baostock_minutes
 INDEX_HISTORY_START = dt.date(2006, 1, 1)  # baostock's index bars begin here
 # Non-stocks baostock lists in query_stock_basic (type 2 index, 5 ETF): an adapter must skip them.
 NON_STOCKS = (
@@ -366,6 +367,8 @@ class FakeBaostockServer:
         if len(f) != 10:
             raise Refused(MESSAGE_ERROR, "消息格式不正确")
         _, user, page, size, code, fields, start, end, frequency, adjustflag = f
+        if frequency in MINUTE_FREQUENCIES:
+            return _minute_query()(self, request, reply_type, garbage)
         period = FREQUENCIES.get(frequency)
         if period is None or adjustflag not in ("1", "2", "3"):
             raise Refused(PARAM_ERR, "参数错误")
@@ -623,6 +626,13 @@ class FakeBaostockServer:
         "63": _members,
         "65": _members,
     }
+
+
+def _minute_query() -> Callable[[FakeBaostockServer, Request, str, bool], bytes]:
+    """The handler of minute-frequency k-data (frequency 5, 15, 30, 60)."""
+    import fake_baostock_minutes as minutes  # type: ignore[import-not-found]
+
+    return minutes.k_data
 
 
 def _event_query(msg_type: str) -> Callable[[FakeBaostockServer, Request, str, bool], bytes]:

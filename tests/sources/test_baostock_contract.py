@@ -33,7 +33,7 @@ from stocksync.datasets.indices import MAIN_INDICES
 from stocksync.domain import Bar, Board, DatasetName, Exchange, FinancialReport, Period
 from stocksync.runs.fetching import Attempt, candidates
 from stocksync.sim import SimMarket
-from stocksync.sources.baostock import BaostockSource, build_baostock_source
+from stocksync.sources.baostock import BaostockSource, build_baostock_source, members
 from stocksync.sources.baostock.rows import valuation as _valuation
 from stocksync.sources.base import (
     FatalSourceError,
@@ -46,7 +46,7 @@ from stocksync.sources.sim import sim_market
 
 TIMEOUT_S = 2.0
 START, END = dt.date(2024, 12, 2), dt.date(2025, 1, 31)
-CODES = ("600399.SH", "605685.SH", "688017.SH", "000945.SZ", "002766.SZ", "300445.SZ", "301015.SZ")
+CODES = ("605685.SH", "688017.SH", "600399.SH", "000945.SZ", "002766.SZ", "300445.SZ", "301015.SZ")
 EX_DATE_CODES = ("605685.SH", "000945.SZ")  # their factors change within START..END
 SUSPENDED_CODE = "002766.SZ"  # suspended on 15 days of START..END
 ST_CODES = ("600399.SH", "300445.SZ")
@@ -471,7 +471,7 @@ class TestBaostockContract(SourceContract):
         with pytest.raises(AttributeError):
             library().bs.query_hs300_stocks(date=END.isoformat())
         with pytest.raises(TransientSourceError, match="AttributeError"):
-            source._members_on(INDEX, "query_hs300_stocks", END)
+            members.on(source._records, INDEX, "query_hs300_stocks", END)
         assert source.index_members(INDEX, START, END)  # logged in again, user_id set anew
         assert server.stats.count("login") == 2
         # a query that checks the login (the calendar) answers 10001001 and logs in again

@@ -13,6 +13,7 @@ from stocksync.datasets.indices import index_info
 from stocksync.domain import IndexMember, Period
 from stocksync.errors import InvalidRequest
 from stocksync.sources.baostock import rows as wire
+from stocksync.sources.baostock.replies import Records, out_of_step
 from stocksync.sources.base import FatalSourceError, TransientSourceError
 
 NAME = wire.NAME
@@ -54,6 +55,16 @@ def calendar_end(end: dt.date) -> dt.date:
 def month_ends(trading_days: list[dt.date], start: dt.date, end: dt.date) -> list[dt.date]:
     """The last trading day of each month that ends within [start, end]."""
     return period_end_dates(trading_days, Period.MONTHLY, start, end)
+
+
+def on(records: Records, canonical: str, query: str, day: dt.date) -> list[dict[str, str]]:
+    """The rows of one members query (``query_hs300_stocks``…) as of ``day``, checked to
+    answer it."""
+    what = f"members of {canonical} on {day}"
+    rows = records(what, lambda bs: getattr(bs, query)(date=day.isoformat()))
+    if not answers(day, rows):
+        raise out_of_step(what)
+    return rows
 
 
 def answers(day: dt.date, rows: list[dict[str, str]]) -> bool:

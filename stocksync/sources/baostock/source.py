@@ -1,5 +1,5 @@
-"""The baostock adapter: per-stock bars, factors, valuations, index bars and members, corporate
-actions, profiles and financials, securities and calendar, classified errors.
+"""The baostock adapter: per-stock bars, factors, valuations, minute bars, index bars and members,
+corporate actions, profiles and financials, securities and calendar, classified errors.
 
 Every call goes through :meth:`BaostockSource._query`: blacklist memory, call quota, the
 process's session lock, login when needed, the library call and all its pages under a
@@ -28,12 +28,13 @@ from stocksync.domain import (
     FinancialReport,
     IndexBar,
     IndexMember,
+    MinuteBar,
     Period,
     Security,
     StockProfile,
     Valuation,
 )
-from stocksync.sources.baostock import actions, indices, members, profiles, reports
+from stocksync.sources.baostock import actions, indices, members, minutes, profiles, reports
 from stocksync.sources.baostock import rows as wire
 from stocksync.sources.baostock.replies import out_of_step
 from stocksync.sources.baostock.session import (
@@ -74,7 +75,7 @@ _PERIOD_FIELDS = "date,code,open,high,low,close,volume,amount,adjustflag,turn,pc
 # One daily query per unit carries the bars, the raw close behind the factors and the
 # valuations (peTTM, pbMRQ: daily k-data only; baostock has no market value).
 _DAILY_ALL_FIELDS = _DAILY_FIELDS + ",peTTM,pbMRQ"
-_FREQUENCY = {Period.DAILY: "d", Period.WEEKLY: "w", Period.MONTHLY: "m"}
+_FREQUENCY = {Period.DAILY: "d", Period.WEEKLY: "w", Period.MONTHLY: "m", **minutes.FREQUENCY}
 _RAW, _HFQ = "3", "1"
 
 NO_LOGIN = "10001001"
@@ -86,9 +87,9 @@ SYSTEM_ERROR = "10005001"
 
 class BaostockSource(Source):
     """baostock: per-stock daily/weekly/monthly bars, factors, daily valuations (P/E and P/B
-    only), bars of the SH and SZ indices, members of CSI 300, SSE 50 and CSI 500 (no weights),
-    dividends, ST status, industry and today's name, quarterly reports (one version a period),
-    securities and the calendar; nothing of Beijing."""
+    only), 5-60 minute bars of stocks, bars of the SH and SZ indices, members of CSI 300, SSE 50
+    and CSI 500 (no weights), dividends, ST status, industry and today's name, quarterly reports
+    (one version a period), securities and the calendar; nothing of Beijing."""
 
     name = NAME
     serves = catalogue(
@@ -103,6 +104,7 @@ class BaostockSource(Source):
             DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.MINUTE_BARS: minutes.OFFER,
         }
     )
 
@@ -239,6 +241,14 @@ class BaostockSource(Source):
                 NAME, f"unreadable valuation of {canonical}: {exc!r}"
             ) from exc
 
+    def minute_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[MinuteBar]:
+        """A stock's 5-60 minute bars from one k-data query, every page (:mod:`.minutes`)."""
+        period = minutes.frequency_of(period)
+        canonical, rows = self._k_data(code, period, start, end, _RAW, minutes.FIELDS)
+        return minutes.minute_bars(canonical, period, start, end, rows)
+
     def index_bars(self, code: str, period: Period, start: dt.date, end: dt.date) -> list[IndexBar]:
         """Bars of the index ``code`` (``000300.SH``) from one k-data query with baostock's index
         fields; weekly/monthly pre_close from pctChg. NoDataError when baostock has none."""
@@ -260,7 +270,8 @@ class BaostockSource(Source):
         out: list[IndexMember] = []
         asked = members.month_ends(days, first, end)
         for day in asked:
-            out += members.snapshot(canonical, day, self._members_on(canonical, query, day))
+            found = members.on(self._records, canonical, query, day)
+            out += members.snapshot(canonical, day, found)
         if asked and not out:
             raise NoDataError(NAME, f"no members of {canonical} from {first} to {end}")
         return out
@@ -336,14 +347,6 @@ class BaostockSource(Source):
         first, last = start.isoformat(), end.isoformat()
         if any(r.get("code") != bs_code or not first <= r.get("date", "") <= last for r in rows):
             raise out_of_step(f"{period} bars of {canonical}")  # never stored; a new session
-        return rows
-
-    def _members_on(self, canonical: str, query: str, day: dt.date) -> list[dict[str, str]]:
-        """The rows of one members query as of ``day``, checked to answer it."""
-        what = f"members of {canonical} on {day}"
-        rows = self._records(what, lambda bs: getattr(bs, query)(date=day.isoformat()))
-        if not members.answers(day, rows):
-            raise out_of_step(what)
         return rows
 
     def _records(self, what: str, call: Callable[[Any], Any]) -> list[dict[str, str]]:
