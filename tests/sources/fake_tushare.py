@@ -17,7 +17,8 @@ serves the simulated index members (see :meth:`FakeTushare._index_weights`): wei
 6,000 rows a call (a cap of our choosing: tushare's own is unverified). The stock events
 (``dividend``, ``namechange``, ``fina_indicator``, ``income``, and the share capital and
 industry columns of ``daily_basic`` and ``stock_basic``) are served by
-``fake_tushare_events.py``.
+``fake_tushare_events.py``, the minute bars (``stk_mins``, with their own permission) by
+``fake_tushare_minutes.py``.
 
 Every request obeys :class:`faults.Faults` (see there) and is recorded (api name and time, and
 in :attr:`FakeTushare.calls` its params and fields), so tests can count calls and check rate
@@ -44,6 +45,11 @@ from fake_tushare_events import (  # type: ignore[import-not-found]
     EVENT_HIDDEN,
     EventWire,
     beijing_today,
+)
+from fake_tushare_minutes import (  # type: ignore[import-not-found]
+    MINUTE_CAPS,
+    FreqNotSimulated,
+    MinuteWire,
 )
 from faults import Faults  # type: ignore[import-not-found]
 
@@ -103,7 +109,7 @@ INDEX_APIS = {
 INDEX_CAPS = {
     "index_daily": 8000, "index_weekly": 1000, "index_monthly": 1000, "index_weight": 6000,
 }  # fmt: skip
-CAPS = {**INDEX_CAPS, **EVENT_CAPS}
+CAPS = {**INDEX_CAPS, **EVENT_CAPS, **MINUTE_CAPS}
 MEMBER_FIELDS = ["index_code", "con_code", "trade_date", "weight"]
 MEMBER_WIRE_CODES = {"399300.SZ": "000300.SH"}  # CSI 300 answers only under its SZ code
 MEMBER_SILENT_CODES = frozenset({"000300.SH"})  # answered with an empty table (issues/801)
@@ -204,6 +210,7 @@ class FakeTushare:
         self.calls: list[tuple[str, dict[str, Any], str]] = []  # (api_name, params, fields)
         self.caps = dict(CAPS)  # per-call row caps of the APIs that have their own
         self.events = EventWire(market)  # dividend, namechange, fina_indicator, income
+        self.minutes = MinuteWire(market)  # stk_mins
         self._accepted: collections.deque[float] = collections.deque()
         self._forced: collections.deque[tuple[int, str]] = collections.deque()
         self._lock = threading.Lock()
@@ -245,6 +252,7 @@ class FakeTushare:
             self.calls.clear()
             self.caps = dict(CAPS)
             self.events.today = beijing_today
+            self.minutes.reset()
             self._accepted.clear()
             self._forced.clear()
             self.page_rows = self._default_page_rows
@@ -295,8 +303,13 @@ class FakeTushare:
         handler = self._apis().get(api_name)
         if handler is None:
             return _error(-2001, "请指定正确的接口名")
+        if self.minutes.refuses(api_name):  # a permission of its own, not points
+            return _error(40203, MSG_PERMISSION)
         params = body.get("params") or {}
-        rows, fields = handler(params)
+        try:
+            rows, fields = handler(params)
+        except FreqNotSimulated as exc:
+            return _error(-2002, str(exc))
         if self.withheld and api_name != "stock_basic":  # an empty table (columns kept)
             rows = [r for r in rows if r.get("ts_code", r.get("index_code")) not in self.withheld]
         if faults.garbage and (api_name in _PERIOD or api_name in INDEX_APIS):
@@ -353,6 +366,7 @@ class FakeTushare:
             ),
             "stock_basic": lambda p: (self._basic(p), BASIC_FIELDS),
             **self.events.apis(),
+            **self.minutes.apis(),
         }
 
     def _codes(self, params: dict[str, Any]) -> list[str]:

@@ -104,6 +104,11 @@ class TestTushareContract(SourceContract):
         assert fake.count("index_weight") == len(self.MEMBER_INDEX_CODES)  # it really compared
         assert fake.count("trade_cal") == len(self.MEMBER_INDEX_CODES)
 
+    def test_minute_bars_equal_the_truth(self, source, fake, market):
+        super().test_minute_bars_equal_the_truth(source, market)
+        # four periods, two codes, a week each: one stk_mins call per (period, code)
+        assert fake.count("stk_mins") == 4 * 2 == fake.count()
+
     def test_the_sample_covers_the_boards_ex_dates_and_suspensions(self, market):
         secs = {s.code: s for s in market.securities()}
         assert {secs[c].board.value for c in self.CODES} == {"main", "star", "chinext", "bse"}

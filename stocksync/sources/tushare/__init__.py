@@ -9,6 +9,7 @@ client library (``tushare.pro_api``), redirected by ``STOCKSYNC_TUSHARE_URL``.
 - :mod:`.profiles`: names, ST, share capital, industry and area (``namechange``,
   ``daily_basic``, ``stock_basic``);
 - :mod:`.financials`: every version of the quarterly reports (``fina_indicator``, ``income``);
+- :mod:`.minutes`: 5- to 60-minute bars (``stk_mins``);
 - :mod:`.source`: :class:`TushareSource` and :func:`build_tushare_source`.
 """
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from stocksync.config import Settings
 from stocksync.domain import (
+    MINUTE_PERIODS,
     AdjFactor,
     Bar,
     CorporateAction,
@@ -18,6 +19,7 @@ from stocksync.domain import (
     FinancialReport,
     IndexBar,
     IndexMember,
+    MinuteBar,
     Period,
     Security,
     StockProfile,
@@ -37,7 +39,15 @@ from stocksync.sources.base import (
     TransientSourceError,
     catalogue,
 )
-from stocksync.sources.tushare import actions, financials, indices, members, profiles, rows
+from stocksync.sources.tushare import (
+    actions,
+    financials,
+    indices,
+    members,
+    minutes,
+    profiles,
+    rows,
+)
 from stocksync.sources.tushare.client import (
     BEIJING,
     PAGE_ROWS,
@@ -75,7 +85,8 @@ class TushareSource(Source):
     Composite (``index_weight``); per stock, implemented dividends (``dividend``), the name
     history, share capital and today's industry and area (``namechange``, ``daily_basic``,
     ``stock_basic``) and every version of the quarterly reports (``fina_indicator``,
-    ``income``) — each of those endpoints needs 2,000 points.
+    ``income``) — each of those endpoints needs 2,000 points; 5- to 60-minute bars per stock
+    over a range (``stk_mins``, which needs a minute permission of its own).
 
     Every call goes through :class:`TushareClient`: the shared ``quota`` first (with
     :attr:`calls_per_minute`, tightened to the per-minute limit tushare reports), then the
@@ -95,6 +106,9 @@ class TushareSource(Source):
             DatasetName.CORPORATE_ACTIONS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.PROFILES: Offer(frozenset({Shape.STOCK_BY_RANGE})),
             DatasetName.FINANCIALS: Offer(frozenset({Shape.STOCK_BY_RANGE})),
+            DatasetName.MINUTE_BARS: Offer(
+                frozenset({Shape.STOCK_BY_RANGE}), MINUTE_PERIODS, omits_suspended=True
+            ),
         }
     )
 
@@ -111,6 +125,7 @@ class TushareSource(Source):
         limit_window_s: float = PER_MINUTE_WAIT_S,
         index_page_rows: Mapping[str, int] = indices.INDEX_PAGE_ROWS,
         member_page_rows: int = members.MEMBER_PAGE_ROWS,
+        minute_page_rows: int = minutes.MINUTE_PAGE_ROWS,
     ) -> None:
         self._client = TushareClient(
             token,
@@ -124,6 +139,7 @@ class TushareSource(Source):
         self._today = today
         self._index_page_rows = dict(index_page_rows)
         self._member_page_rows = member_page_rows
+        self._minute_page_rows = minute_page_rows
         self._lock = threading.Lock()
         self._known_codes: frozenset[str] = frozenset()
         self._known_at = -CODES_REFRESH_S
@@ -389,6 +405,22 @@ class TushareSource(Source):
             financials.APIS, lambda: financials.reports(code, start, end, ratios, amounts)
         )
         if not (ratios or amounts) and (unknown := self._unknown(code)):
+            raise unknown
+        return found
+
+    def minute_bars(
+        self, code: str, period: Period, start: dt.date, end: dt.date
+    ) -> list[MinuteBar]:
+        """``period`` bars (5min … 60min) of ``code`` on its trading days in ``[start, end]``
+        from ``stk_mins``, paged by 8,000 rows (see :mod:`.minutes`); suspended days are absent.
+        NoDataError for a code tushare does not list."""
+        wire = minutes.fetch_minute_rows(
+            self._client, code, period, start, end, self._minute_page_rows
+        )
+        found = self._convert(
+            minutes.MINUTE_API, lambda: minutes.minute_bars(code, period, wire, start, end)
+        )
+        if not found and (unknown := self._unknown(code)):
             raise unknown
         return found
 
