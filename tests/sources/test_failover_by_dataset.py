@@ -16,7 +16,7 @@ from stocksync.runs import ledger
 from stocksync.runs import service as runs
 from stocksync.runs.execution import RetryLater, run_unit
 from stocksync.sim import SimMarket
-from stocksync.storage.schema import bars, corporate_actions, index_bars, valuations
+from stocksync.storage.schema import bars, corporate_actions, index_bars, minute_bars, valuations
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.rename"),
@@ -232,4 +232,28 @@ def test_corporate_actions_fail_over_when_the_first_source_is_down(
     assert [(d, round(float(c), 4), s) for d, c, s in got] == [
         (a.ex_date, round(a.cash_div, 4), "baostock") for a in truth
     ]
+    both.close()
+
+
+def test_minute_bars_older_than_akshares_depth_come_from_baostock(
+    ctx, settings, market, eastmoney, fake_baostock
+):
+    """eastmoney keeps recent months of minute bars only: a week before its depth is missing
+    from akshare (never "complete"), and the unit is served by baostock."""
+    first, last = dt.date(2026, 6, 1), dt.date(2026, 6, 5)
+    code = steady_stock(market)
+    both = build_context(settings.with_overrides(
+        sources=("akshare", "baostock"), baostock_addr=fake_baostock.address,
+        calls_per_minute={"akshare": 100_000},
+    ))  # fmt: skip
+    run_id = play(both, {"symbols": [code], "start_date": str(first), "end_date": str(last),
+                         "periods": ["5min"], "datasets": ["minute_bars"]})  # fmt: skip
+    (item,) = items(both, run_id)
+    assert (item.status, item.source) == ("success", "baostock"), item.error
+    assert "akshare: minute_bars" in (item.error or "")
+    with both.engine.connect() as conn:
+        stored = conn.execute(select(minute_bars.c.bar_time, minute_bars.c.volume)
+                              .where(minute_bars.c.code == code)).all()  # fmt: skip
+    truth = market.minute_bars(code, Period.MIN5, first, last)
+    assert sorted(stored) == [(b.bar_time, b.volume) for b in truth]
     both.close()
