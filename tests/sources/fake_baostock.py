@@ -205,6 +205,8 @@ class FakeBaostockServer:
         self.negative_loss_pe = False  # a loss-making stock's peTTM: negative instead of empty
         self.stale_members = 0  # answer members queries as of this many days after the date
         self.today: dt.date | None = None  # the server's today (None: the real one)
+        self._st_day: dt.date | None = None  # the day _st_today holds the ST flags of
+        self._st_today: dict[str, bool] = {}
         self._generation = 0  # bumped by expire_sessions(): older logins no longer count
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -571,10 +573,22 @@ class FakeBaostockServer:
         )  # fmt: skip
 
     def _current_name(self, code: str, listed_as: str) -> str:
-        """The name of ``code`` as of the server's today (``listed_as`` before its listing)."""
+        """The name of ``code`` as of the server's today (``listed_as`` before its listing):
+        a listed stock's from that day's ST flag (one whole-market evaluation, kept per day), a
+        delisted one's from its profile history."""
         import fake_baostock_events as events  # type: ignore[import-not-found]
 
-        profile = events.profile_on(self.market, code, events.server_today(self.today))
+        today = events.server_today(self.today)
+        if self._st_day != today:
+            days = self.market.trading_days(today - dt.timedelta(days=20), today)
+            bars = self.market.bars_for_date(days[-1]) if days else []
+            self._st_today, self._st_day = {b.code: b.is_st for b in bars}, today
+        security = self.market.security(code)
+        if security.delist_date is None:
+            if security.list_date > today:
+                return listed_as
+            return ("ST" + listed_as) if self._st_today.get(code) else listed_as
+        profile = events.profile_on(self.market, code, today)
         return profile.name if profile is not None and profile.name else listed_as
 
     def _adjust_factor(self, request: Request, reply_type: str, garbage: bool) -> bytes:
