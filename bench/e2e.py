@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,11 +179,15 @@ def run_phase(
     log_dir: Path,
     timeout_s: float,
     repeat: int = 1,
+    verify: Callable[[Context, Expected, Mapping[str, Any]], None] = verify_stored,
+    probe: Callable[[str, WorkerProcess], None] | None = None,
 ) -> E2EResult:
     """Empty the tables and Redis, start one worker process for ``worker_settings``, warm it
     with ``warmup_body`` (a small run: builds each pool process's context and simulated
     market, and stores the securities list), then ``repeat`` times: empty bars and ledger,
-    time a run of ``body`` and verify what it stored. Returns the median run."""
+    time a run of ``body`` and check what it stored with ``verify`` (default: the ``bars``
+    table). ``probe``, if given, is called with the live worker after the warm-up
+    (``"warm"``) and after each timed run (``"run"``). Returns the median run."""
     reset_state(ctx.engine, ctx.redis, restart_ids=True)
     planner = planning_context(ctx, shape)
     worker = WorkerProcess(
@@ -195,12 +199,16 @@ def run_phase(
         tick = time.perf_counter()
         _run(ctx, warmup_body, app, worker, timeout_s)
         warmup_s = time.perf_counter() - tick
+        if probe is not None:
+            probe("warm", worker)
         for _ in range(max(1, repeat)):
             # Keep the ids going (Redis still holds earlier runs' progress keys) and the
             # securities and calendar the warm-up stored: a run on a synced-before database.
             reset_state(ctx.engine, None, restart_ids=False, keep_reference=True)
             view, seconds, create_s = _run(planner, body, app, worker, timeout_s)
-            verify_stored(ctx, expected, view)
+            verify(ctx, expected, view)
+            if probe is not None:
+                probe("run", worker)
             samples.append((seconds, create_s, view))
     seconds, create_s, view = sorted(samples, key=lambda sample: sample[0])[(len(samples) - 1) // 2]
     return E2EResult(

@@ -65,10 +65,12 @@ def load_average() -> list[float]:
         return []
 
 
-def write_json(results: Mapping[str, Any], directory: Path, stamp: str) -> Path:
-    """Write ``results`` to ``<directory>/ingest-<stamp>.json`` and return the path."""
+def write_json(
+    results: Mapping[str, Any], directory: Path, stamp: str, *, prefix: str = "ingest"
+) -> Path:
+    """Write ``results`` to ``<directory>/<prefix>-<stamp>.json`` and return the path."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"ingest-{stamp}.json"
+    path = directory / f"{prefix}-{stamp}.json"
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return path
 

@@ -104,7 +104,7 @@ def make_data_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="ss-bench-", dir="/tmp"))
 
 
-WORK_TABLES = ("bars", "adj_factors", "sync_items", "sync_runs")
+WORK_TABLES = ("bars", "adj_factors", "minute_bars", "sync_items", "sync_runs")
 
 
 def reset_state(
