@@ -14,9 +14,13 @@ from stocksync.config import get_settings
 from stocksync.context import build_context
 from stocksync.errors import InvalidRequest
 from stocksync.market.export import ExportResult, export_bars, parse_export
+from stocksync.market.export_dataset import export_parquet_dataset
+from stocksync.market.export_duckdb import export_duckdb
+from stocksync.market.export_qlib import export_qlib
 from stocksync.market.export_tables import TABLES, export_table
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+STORE_FORMATS = ("qlib", "parquet-dataset", "duckdb")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,9 +29,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--dataset", default="bars", help=f"bars (default), {', '.join(TABLES)}")
     parser.add_argument("--out", required=True, help="file to write, or - for stdout (csv only)")
     parser.add_argument(
-        "--format", choices=("csv", "parquet"), help="default: parquet for .parquet/.pq, else csv"
-    )
-    parser.add_argument("--period", default="daily", help="daily, weekly or monthly")
+        "--format", choices=("csv", "parquet", *STORE_FORMATS),
+        help="default: parquet for .parquet/.pq, else csv; qlib (a directory in qlib's binary "
+        "layout, appended to), parquet-dataset (a hive-partitioned directory) or duckdb (a "
+        "database file) export the store",
+    )  # fmt: skip
+    parser.add_argument("--datasets", help="for parquet-dataset/duckdb: datasets (default all)")
+    parser.add_argument("--period", help="daily (default), weekly, monthly; 5min… for minutes")
     parser.add_argument("--start", help="first date, YYYY-MM-DD (default: the first stored)")
     parser.add_argument("--end", help="last date, YYYY-MM-DD (default: the latest stored)")
     parser.add_argument("--symbols", help="codes, comma separated (default: every stock)")
@@ -38,13 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 @_friendly_errors
 def export(args: argparse.Namespace) -> int:
+    if args.format in STORE_FORMATS:
+        return _export_store(args)
     to_stdout = args.out == "-"
     fmt = args.format or ("parquet" if args.out.lower().endswith(PARQUET_SUFFIXES) else "csv")
     if to_stdout and fmt != "csv":
         raise InvalidRequest(f"{fmt} cannot be written to stdout; give --out FILE", field="out")
-    codes = None
-    if args.symbols is not None:
-        codes = [part for part in args.symbols.replace(" ", ",").split(",") if part]
+    codes = _listed(args.symbols)
     asked = {"period": args.period, "start": args.start, "end": args.end, "codes": codes,
              "adjust": args.adjust}  # fmt: skip
     parse_export(fmt=fmt, **asked)  # bad input fails before any service is started
@@ -74,6 +82,37 @@ def export(args: argparse.Namespace) -> int:
         ctx.close()
     _report(result, to_stdout, args.json)
     return EXIT_OK
+
+
+def _export_store(args: argparse.Namespace) -> int:
+    """The whole store (or its datasets) as qlib's layout, a Parquet dataset or a DuckDB file."""
+    if args.out == "-":
+        raise InvalidRequest(f"{args.format} cannot be written to stdout", field="out")
+    codes = _listed(args.symbols)
+    names = _listed(args.datasets)
+    ctx = build_context(get_settings(), migrate=True)
+    try:
+        if args.format == "qlib":
+            result = export_qlib(ctx.engine, args.out, start=args.start, end=args.end, codes=codes)
+        elif args.format == "duckdb":
+            result = export_duckdb(ctx.engine, args.out, datasets=names, start=args.start,
+                                   end=args.end)  # fmt: skip
+        else:
+            result = export_parquet_dataset(ctx.engine, args.out, datasets=names,
+                                            start=args.start, end=args.end)  # fmt: skip
+    finally:
+        ctx.close()
+    if args.json:
+        console.print_json(json.dumps(result, default=str))
+    else:
+        console.print(f"exported {args.format} to {args.out}: "
+                      + ", ".join(f"{k} {v}" for k, v in result.items()
+                                  if isinstance(v, int | float | str) and k != "out"))  # fmt: skip
+    return EXIT_OK
+
+
+def _listed(text: str | None) -> list[str] | None:
+    return None if text is None else [p for p in text.replace(" ", ",").split(",") if p]
 
 
 def _report(result: ExportResult, to_stdout: bool, as_json: bool) -> None:
