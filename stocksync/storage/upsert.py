@@ -14,8 +14,11 @@ from sqlalchemy import Connection
 NULL = r"\N"
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def copy_text(value: object) -> str:
-    """``value`` in COPY's text format."""
+    """``value`` in COPY's text format (a string's backslashes, tabs and line breaks escaped)."""
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -24,7 +27,10 @@ def copy_text(value: object) -> str:
         return NULL if not math.isfinite(value) else repr(value)
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_ESCAPES)
+    return text
 
 
 def copy_merge(
@@ -43,7 +49,7 @@ def copy_merge(
     (to record what the merge is about to change)."""
     buf = io.StringIO()
     for row in rows:
-        buf.write("\t".join(copy_text(v) for v in row))
+        buf.write("\t".join(map(copy_text, row)))
         buf.write("\n")
     if buf.tell() == 0:
         return 0

@@ -240,3 +240,16 @@ def test_a_retroactive_factor_revision_is_kept_and_prices_use_the_new_factors(ct
     client = create_app({"CONTEXT_FACTORY": lambda: ctx}).test_client()
     report = client.get(f"/api/v1/checks/factors?start=2024-06-03&end=2024-06-28&codes={code}")
     assert len(report.get_json()["revisions"]) == len(kept)
+
+
+def test_text_with_tabs_backslashes_and_line_breaks_is_stored_as_given(ctx):
+    from stocksync.datasets.profiles import PROFILES
+    from stocksync.domain import StockProfile
+
+    odd = "A\tB\\C\nD\rE"
+    with ctx.engine.begin() as conn:
+        PROFILES.write(conn, [StockProfile("600000.SH", dt.date(2024, 1, 2), name=odd,
+                                           industry="银行\\J66")], source="sim")  # fmt: skip
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(stock_profiles.c.name, stock_profiles.c.industry)).one()
+    assert tuple(row) == (odd, "银行\\J66")
