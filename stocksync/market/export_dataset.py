@@ -32,17 +32,10 @@ from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     Column,
-    Date,
-    DateTime,
     Engine,
-    Float,
-    Integer,
     Numeric,
     Select,
-    SmallInteger,
     Table,
     cast,
     func,
@@ -52,7 +45,7 @@ from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.engine import Connection
 
 from stocksync.errors import InvalidRequest
-from stocksync.market.export_files import ByteCounter, ParquetWriter, open_output
+from stocksync.market.export_files import ByteCounter, ParquetWriter, arrow_type, open_output
 from stocksync.market.export_tables import TABLES
 from stocksync.runs.spec import parse_date
 from stocksync.storage.schema import bars
@@ -83,7 +76,7 @@ class Dataset:
     def schema(self) -> pa.Schema:
         """The Arrow schema of its files (and, type for type, of its DuckDB table)."""
         return pa.schema(
-            [pa.field(c.name, _arrow_type(c), nullable=bool(c.nullable)) for c in self.columns]
+            [pa.field(c.name, arrow_type(c), nullable=bool(c.nullable)) for c in self.columns]
         )
 
 
@@ -91,25 +84,6 @@ DATASETS: dict[str, Dataset] = {
     "bars": Dataset("bars", bars, "trade_date", ("code", "period", "trade_date")),
     **{name: Dataset(name, table, day, key) for name, (table, day, _, key) in TABLES.items()},
 }
-
-
-def _arrow_type(column: Column[Any]) -> pa.DataType:
-    kind = column.type
-    if isinstance(kind, DateTime):
-        return pa.timestamp("us")
-    if isinstance(kind, Date):
-        return pa.date32()
-    if isinstance(kind, Boolean):
-        return pa.bool_()
-    if isinstance(kind, SmallInteger):
-        return pa.int16()
-    if isinstance(kind, BigInteger):
-        return pa.int64()
-    if isinstance(kind, Integer):
-        return pa.int32()
-    if isinstance(kind, Numeric | Float):
-        return pa.float64()
-    return pa.string()
 
 
 @dataclass(frozen=True)

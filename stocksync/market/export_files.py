@@ -16,6 +16,17 @@ from typing import Any, BinaryIO, Protocol
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    SmallInteger,
+)
 
 from stocksync.errors import InvalidRequest
 
@@ -158,3 +169,24 @@ def open_output(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def arrow_type(column: Column[Any]) -> pa.DataType:
+    """The Arrow type a stored column is exported as (numerics as float64, as PostgreSQL's
+    float8 cast reads them)."""
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return pa.timestamp("us")
+    if isinstance(kind, Date):
+        return pa.date32()
+    if isinstance(kind, Boolean):
+        return pa.bool_()
+    if isinstance(kind, SmallInteger):
+        return pa.int16()
+    if isinstance(kind, BigInteger):
+        return pa.int64()
+    if isinstance(kind, Integer):
+        return pa.int32()
+    if isinstance(kind, Numeric | Float):
+        return pa.float64()
+    return pa.string()

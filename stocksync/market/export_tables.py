@@ -8,17 +8,12 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pyarrow as pa
 from sqlalchemy import (
-    Boolean,
-    Column,
-    Date,
     DateTime,
     Engine,
-    Float,
-    Integer,
     Numeric,
     Table,
     cast,
@@ -29,7 +24,7 @@ from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from stocksync.domain import Period
 from stocksync.errors import InvalidRequest
 from stocksync.market.export import ExportResult, parse_export
-from stocksync.market.export_files import ByteCounter, open_output, open_writer
+from stocksync.market.export_files import ByteCounter, arrow_type, open_output, open_writer
 from stocksync.market.reading import parse_choice
 from stocksync.storage.schema import (
     adj_factors,
@@ -58,21 +53,6 @@ TABLES: dict[str, tuple[Table, str, str, tuple[str, ...]]] = {
 CHUNK_ROWS = 50_000
 
 
-def _arrow_type(column: Column[Any]) -> pa.DataType:
-    kind = column.type
-    if isinstance(kind, DateTime):
-        return pa.timestamp("s")
-    if isinstance(kind, Date):
-        return pa.date32()
-    if isinstance(kind, Boolean):
-        return pa.bool_()
-    if isinstance(kind, Integer):
-        return pa.int64()
-    if isinstance(kind, Numeric | Float):
-        return pa.float64()
-    return pa.string()
-
-
 def export_table(
     engine: Engine,
     out: BinaryIO | Path | str,
@@ -96,7 +76,7 @@ def export_table(
     default = Period.MIN5 if dataset == "minute_bars" else Period.DAILY
     chosen = parse_choice(period, Period, "period", default)
     columns = [c for c in table.columns if c.name not in ("fetched_at", "id")]
-    schema = pa.schema([(c.name, _arrow_type(c)) for c in columns])
+    schema = pa.schema([(c.name, arrow_type(c)) for c in columns])
     query = select(*(cast(c, DOUBLE_PRECISION).label(c.name) if isinstance(c.type, Numeric)
                      else c for c in columns)).order_by(*(table.c[k] for k in key))  # fmt: skip
     if "period" in table.c:
