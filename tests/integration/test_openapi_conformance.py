@@ -73,6 +73,7 @@ DATA_RULES = {
     ),
     "GET /api/v1/corporate-actions": (r"^start \S+ is after end", r"ask for at most \d+ days"),
     "GET /api/v1/checks/factors": (r"^start \S+ is after end", r"ask for at most \d+ days"),
+    "GET /api/v1/checks/minute-bars": (r"^start \S+ is after end", r"ask for at most \d+ days"),
 }
 
 
