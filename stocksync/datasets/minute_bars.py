@@ -94,9 +94,11 @@ class MinuteBarsDataset(Dataset[MinuteBar]):
 
     def write(self, conn: Connection, rows: Sequence[MinuteBar], *, source: str) -> int:
         ensure_partitions(conn, {r.bar_time.date().replace(day=1) for r in rows})
-        values = ((r.code, r.period.value, r.bar_time, r.open, r.high, r.low, r.close, r.volume,
-                   r.amount, source) for r in rows)  # fmt: skip
-        return copy_merge(conn, self.table, COLUMNS, COLUMNS[:3], COLUMNS[3:9], values)
+        # checked rows only (codes canonical, prices finite): one f-string a row, no escaping
+        lines = (f"{r.code}\t{r.period.value}\t{r.bar_time.isoformat(' ')}\t{r.open!r}\t"
+                 f"{r.high!r}\t{r.low!r}\t{r.close!r}\t{r.volume}\t{r.amount!r}\t{source}\n"
+                 for r in rows)  # fmt: skip
+        return copy_merge(conn, self.table, COLUMNS, COLUMNS[:3], COLUMNS[3:9], (), lines=lines)
 
     def fetch_market(self, source: Source, period: Period, day: dt.date) -> list[MinuteBar]:
         return source.market_minute_bars(period, day)
